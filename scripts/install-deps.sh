@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages rbuild's tests use: busybox-static (test base
+# images), crun/runc (runtime peers), slirp4netns/passt (private networking),
+# uidmap (rootless), umoci/skopeo/oci-image-tool (OCI oracles), docker-registry.
+# Idempotent; retries once because this machine's apt cleaning hook sometimes
+# deletes a package mid-install.
+set -uo pipefail
+PKGS=(busybox-static crun runc slirp4netns passt uidmap umoci skopeo oci-image-tool
+      docker-registry jq libseccomp-dev pkg-config)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: need root to install: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+for attempt in 1 2 3; do
+  if apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/rbuild-apt.log 2>&1; then
+    exit 0
+  fi
+  echo "install-deps: apt-get install attempt $attempt failed; retrying" >&2
+done
+cat /tmp/rbuild-apt.log >&2
+exit 1

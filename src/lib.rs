@@ -1,0 +1,8 @@
+//! rbuild: turns a Dockerfile and its context into an OCI image, and runs it.
+//!
+//! The flow is visible in the modules: [`parser`] reads the Dockerfile into an
+//! AST and a stage graph; the executor runs the steps, each RUN inside the
+//! [`sandbox`]; layers go through the cache into the image store. This crate is
+//! the library; the `rbuild` binary (src/main.rs) is a thin CLI over it.
+
+pub mod parser;
