@@ -3,3 +3,4 @@
 //! filesystem; later stages of the front end do that.
 
 pub mod ast;
+pub mod shell;
