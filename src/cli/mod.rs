@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Build an image from a Dockerfile
-    Build(build::BuildArgs),
+    Build(Box<build::BuildArgs>),
     /// Parse and lint a Dockerfile without building it
     Check(check::CheckArgs),
 }
@@ -72,9 +72,12 @@ fn with_default_verb(args: Vec<OsString>) -> Vec<OsString> {
 }
 
 fn init_logging(debug: bool) {
-    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(
-        if debug { "debug" } else { "warn" },
-    ));
+    let mut b =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(if debug {
+            "debug"
+        } else {
+            "warn"
+        }));
     b.format_timestamp(None).format_target(false);
     let _ = b.try_init();
 }
@@ -91,7 +94,7 @@ pub fn main() -> i32 {
     };
     init_logging(cli.debug);
     let result = match cli.command {
-        Command::Build(a) => build::run(cli.root.as_deref(), a),
+        Command::Build(a) => build::run(cli.root.as_deref(), *a),
         Command::Check(a) => check::run(a),
     };
     match result {
@@ -116,7 +119,10 @@ mod tests {
 
     #[test]
     fn default_verb_is_build() {
-        assert_eq!(v(&["rbuild", "-t", "x", "."]), ["rbuild", "build", "-t", "x", "."]);
+        assert_eq!(
+            v(&["rbuild", "-t", "x", "."]),
+            ["rbuild", "build", "-t", "x", "."]
+        );
         assert_eq!(
             v(&["rbuild", "--root", "/r", "."]),
             ["rbuild", "--root", "/r", "build", "."]
