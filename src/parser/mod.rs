@@ -5,3 +5,4 @@
 pub mod ast;
 pub mod diagnostic;
 pub mod instructions;
+pub mod shell;
