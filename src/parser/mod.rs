@@ -11,18 +11,18 @@
 pub mod args;
 pub mod ast;
 pub mod diagnostic;
-pub mod instructions;
-pub mod shell;
-pub mod stages;
 mod directives;
 mod dump;
 mod error;
 mod flags;
 mod heredoc;
+pub mod instructions;
 mod json;
 mod lines;
 mod node;
+pub mod shell;
 mod split;
+pub mod stages;
 
 pub use directives::DirectiveError;
 pub use dump::{dump, dump_node, go_quote};
