@@ -60,6 +60,13 @@ fn global_args_reach_from_but_not_the_stage_unless_redeclared() {
         "undefined in the stage before ARG V"
     );
     assert_eq!(got[1], ("/b3.19".to_string(), BTreeSet::new()));
+    // Declared without a value: empty, and not reported as undefined.
+    let got = workdirs("FROM a\nARG U\nWORKDIR /x$U\n", &BuildArgs::new());
+    assert_eq!(got[0], ("/x".to_string(), BTreeSet::new()));
+    // FROM words report names the global scope lacks.
+    let (word, matches) = g.expand_from_word("$V-$NOPE").unwrap();
+    assert_eq!(word, "3.19-");
+    assert!(matches.unmatched.contains("NOPE") && matches.matched.contains("V"));
 }
 
 #[test]

@@ -8,8 +8,8 @@ mod frontend_support;
 use frontend_support::{error, file, instr, typed};
 use rbuild::parser::ast::Node;
 use rbuild::parser::instructions::{
-    expand, parse_instruction, ErrorKind, Healthcheck, Instruction, NetworkMode, SecurityMode,
-    ShellExpander,
+    expand, parse_instruction, parse_signal, ErrorKind, Healthcheck, Instruction, NetworkMode,
+    SecurityMode, ShellExpander,
 };
 use std::time::Duration;
 
@@ -460,4 +460,36 @@ fn expansion_touches_only_what_buildkit_expands() {
         &mut ShellExpander::new('\\', &env),
     );
     assert!(e.unwrap_err().to_string().contains("must be set"));
+    // STOPSIGNAL is checked once expanded.
+    assert_eq!(
+        run("STOPSIGNAL SIGRTMIN+3").0,
+        Instruction::StopSignal("SIGRTMIN+3".into())
+    );
+    let e = expand(
+        &typed("STOPSIGNAL SIGNOPE").unwrap(),
+        &mut ShellExpander::new('\\', &env),
+    );
+    assert!(e
+        .unwrap_err()
+        .to_string()
+        .contains("Invalid signal: SIGNOPE"));
+}
+
+#[test]
+fn signals_and_chmod() {
+    assert_eq!(parse_signal("SIGTERM"), Ok(15));
+    assert_eq!(parse_signal("quit"), Ok(3));
+    assert_eq!(parse_signal("9"), Ok(9));
+    assert_eq!(parse_signal("SIGRTMAX-1"), Ok(63));
+    assert!(parse_signal("0").is_err() && parse_signal("SIGRTMIN+16").is_err());
+    let e = error("COPY --chmod=8888 a b");
+    assert!(
+        e.kind
+            .to_string()
+            .contains("invalid chmod parameter: '8888'"),
+        "{e}"
+    );
+    assert!(
+        matches!(instr("COPY --chmod=u+x a b"), Instruction::Copy(c) if c.chmod.as_deref() == Some("u+x"))
+    );
 }

@@ -246,6 +246,14 @@ impl GlobalScope {
     pub fn escape(&self) -> char {
         self.escape
     }
+
+    /// Expands a FROM word (base or `--platform`) with the global variables,
+    /// also telling which names were (not) found (UndefinedArgInFrom).
+    pub fn expand_from_word(&self, word: &str) -> Result<(String, Matches), String> {
+        Lexer::new(self.escape)
+            .process_word_with_matches(word, &self.values)
+            .map_err(|e| e.to_string())
+    }
 }
 
 fn expand_word(
@@ -273,7 +281,8 @@ fn expand_word(
 pub struct Step {
     /// The instruction with its expandable words expanded.
     pub command: Command,
-    /// Variable names the instruction used that were not set (UndefinedVar).
+    /// Variable names the instruction used that are neither set nor declared
+    /// by an ARG in the stage (what BuildKit's UndefinedVar lint reports).
     pub unmatched: BTreeSet<String>,
 }
 
@@ -358,9 +367,10 @@ impl<'a> Scope<'a> {
                 self.env_only.push((pair.key.clone(), pair.value.clone()));
             }
         }
+        let unmatched = self.undeclared(expander.matches.unmatched);
         Ok(Step {
             command: expanded,
-            unmatched: expander.matches.unmatched,
+            unmatched,
         })
     }
 
@@ -396,7 +406,14 @@ impl<'a> Scope<'a> {
                 instruction: Instruction::Arg(resolved),
                 ..command.clone()
             },
-            unmatched,
+            unmatched: self.undeclared(unmatched),
         })
+    }
+
+    /// Drops names declared by an ARG (set or not): BuildKit's UndefinedVar
+    /// does not report `ARG X` without a value.
+    fn undeclared(&self, mut names: BTreeSet<String>) -> BTreeSet<String> {
+        names.retain(|n| !self.declared.contains(n));
+        names
     }
 }

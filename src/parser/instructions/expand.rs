@@ -10,6 +10,7 @@
 //! executor expands those whose delimiter was unquoted, when it writes them).
 
 use super::mount::parse_mount;
+use super::simple::parse_signal;
 use super::{Command, ErrorKind, Instruction, InstructionError, KeyValue};
 use crate::parser::shell::{Env, Lexer, Matches};
 
@@ -70,8 +71,14 @@ pub fn expand(cmd: &Command, ex: &mut dyn WordExpander) -> Result<Command, Instr
                 }
             }
         }
-        Instruction::User(s) | Instruction::Workdir(s) | Instruction::StopSignal(s) => {
+        Instruction::User(s) | Instruction::Workdir(s) => {
             *s = word(s)?;
+        }
+        Instruction::StopSignal(s) => {
+            *s = word(s)?;
+            // BuildKit checks the signal once it is expanded.
+            parse_signal(s)
+                .map_err(|m| InstructionError::new(line, column, ErrorKind::Invalid(m)))?;
         }
         Instruction::Volume(volumes) => {
             for v in volumes.iter_mut() {

@@ -174,3 +174,74 @@ fn strip_keyword<'a>(text: &'a str, keyword: &str) -> &'a str {
         _ => trimmed,
     }
 }
+
+/// The Linux signal names Docker accepts (without `SIG`), by number.
+const SIGNALS: [(&str, u32); 31] = [
+    ("ABRT", 6),
+    ("ALRM", 14),
+    ("BUS", 7),
+    ("CHLD", 17),
+    ("CLD", 17),
+    ("CONT", 18),
+    ("FPE", 8),
+    ("HUP", 1),
+    ("ILL", 4),
+    ("INT", 2),
+    ("IO", 29),
+    ("IOT", 6),
+    ("KILL", 9),
+    ("PIPE", 13),
+    ("POLL", 29),
+    ("PROF", 27),
+    ("PWR", 30),
+    ("QUIT", 3),
+    ("SEGV", 11),
+    ("STKFLT", 16),
+    ("STOP", 19),
+    ("SYS", 31),
+    ("TERM", 15),
+    ("TRAP", 5),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("USR1", 10),
+    ("USR2", 12),
+    ("VTALRM", 26),
+];
+
+/// Docker's `signal.ParseSignal` for Linux: a number > 0, or a name with or
+/// without `SIG` (any case), including `RTMIN+n` / `RTMAX-n`. Returns the
+/// signal number. Extra names: `WINCH` (28) and `XCPU`/`XFSZ` (24/25).
+pub fn parse_signal(raw: &str) -> Result<u32, String> {
+    let invalid = || format!("Invalid signal: {raw}");
+    if let Ok(n) = raw.parse::<u32>() {
+        return if n == 0 { Err(invalid()) } else { Ok(n) };
+    }
+    let upper = raw.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let (rtmin, rtmax) = (34u32, 64u32);
+    let number = match name {
+        "WINCH" => Some(28),
+        "XCPU" => Some(24),
+        "XFSZ" => Some(25),
+        "RTMIN" => Some(rtmin),
+        "RTMAX" => Some(rtmax),
+        _ => {
+            if let Some(n) = name
+                .strip_prefix("RTMIN+")
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                (1..=15).contains(&n).then_some(rtmin + n)
+            } else if let Some(n) = name
+                .strip_prefix("RTMAX-")
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                (1..=14).contains(&n).then_some(rtmax - n)
+            } else {
+                SIGNALS.iter().find(|(s, _)| *s == name).map(|(_, n)| *n)
+            }
+        }
+    };
+    number.ok_or_else(invalid)
+}
