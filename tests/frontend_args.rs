@@ -4,7 +4,7 @@
 
 mod frontend_support;
 
-use frontend_support::file;
+use frontend_support::{arg_pairs, file, pairs};
 use rbuild::parser::args::{BuildArgs, GlobalScope, Platform, Scope};
 use rbuild::parser::instructions::{Instruction, ParsedDockerfile};
 use rbuild::parser::shell::Env;
@@ -252,19 +252,12 @@ fn arg_step_reports_the_resolved_values() {
     let g = global(&df, &args);
     let mut scope = Scope::new(&g, &args, Vec::new());
     let step = scope.step(&df.stages[0].commands[0]).unwrap();
-    let Instruction::Arg(decls) = step.command.instruction else {
-        panic!()
-    };
-    let got: Vec<(&str, Option<&str>)> = decls
-        .iter()
-        .map(|d| (d.key.as_str(), d.default.as_deref()))
-        .collect();
     assert_eq!(
-        got,
-        vec![
+        arg_pairs(&step.command.instruction),
+        pairs(&[
             ("G", Some("global")),
             ("L", Some("global")),
             ("local", None)
-        ]
+        ])
     );
 }

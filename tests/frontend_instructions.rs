@@ -5,7 +5,7 @@
 
 mod frontend_support;
 
-use frontend_support::{error, file, instr, typed};
+use frontend_support::{arg_pairs, error, file, instr, pairs, typed};
 use rbuild::parser::ast::Node;
 use rbuild::parser::instructions::{
     expand, parse_instruction, parse_signal, ErrorKind, Healthcheck, Instruction, NetworkMode,
@@ -219,21 +219,14 @@ fn env_label_maintainer_expose_user_workdir_volume_stopsignal() {
 
 #[test]
 fn arg_declarations() {
-    let Instruction::Arg(a) = instr("ARG A B=2 C=\"x y\" D=") else {
-        panic!()
-    };
-    let got: Vec<(&str, Option<&str>)> = a
-        .iter()
-        .map(|d| (d.key.as_str(), d.default.as_deref()))
-        .collect();
     assert_eq!(
-        got,
-        vec![
+        arg_pairs(&instr("ARG A B=2 C=\"x y\" D=")),
+        pairs(&[
             ("A", None),
             ("B", Some("2")),
             ("C", Some("\"x y\"")),
             ("D", Some(""))
-        ]
+        ])
     );
     assert!(error("ARG =x")
         .kind
