@@ -453,6 +453,15 @@ fn expansion_touches_only_what_buildkit_expands() {
         &mut ShellExpander::new('\\', &env),
     );
     assert!(e.unwrap_err().to_string().contains("must be set"));
+    // COPY heredoc bodies: expanded (quotes kept) unless the delimiter was quoted.
+    let (Instruction::Copy(c), _) = run("COPY <<EOF /f\nv=\"$V\"\nEOF\n") else {
+        panic!()
+    };
+    assert_eq!(c.contents[0].data, "v=\"x\"\n");
+    let (Instruction::Copy(c), _) = run("COPY <<'EOF' /f\nv=$V\nEOF\n") else {
+        panic!()
+    };
+    assert_eq!(c.contents[0].data, "v=$V\n");
     // STOPSIGNAL is checked once expanded.
     assert_eq!(
         run("STOPSIGNAL SIGRTMIN+3").0,

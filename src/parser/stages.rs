@@ -140,6 +140,8 @@ pub fn stage_graph_of(
                 if value.is_empty() {
                     return Err(at(format!("empty platform value from expression {p}")));
                 }
+                Platform::parse(&value)
+                    .map_err(|e| at(format!("failed to parse platform {p}: {e}")))?;
                 Some(value)
             }
         };

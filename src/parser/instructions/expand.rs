@@ -22,6 +22,12 @@ pub trait WordExpander {
     /// One word to several (BuildKit `ProcessWords`): also split at unquoted
     /// whitespace. Used by EXPOSE.
     fn words(&mut self, word: &str) -> Result<Vec<String>, String>;
+    /// A heredoc body of COPY/ADD whose delimiter was unquoted: variables
+    /// substituted, quotes kept as text (BuildKit's raw-quotes lexer).
+    /// The default uses [`WordExpander::word`].
+    fn raw(&mut self, text: &str) -> Result<String, String> {
+        self.word(text)
+    }
 }
 
 /// Returns `cmd` with its expandable words expanded by `ex`.
@@ -103,6 +109,23 @@ pub fn expand(cmd: &Command, ex: &mut dyn WordExpander) -> Result<Command, Instr
         | Instruction::Maintainer(_)
         | Instruction::Onbuild(_)
         | Instruction::Healthcheck(_) => {}
+    }
+    let contents = match &mut out.instruction {
+        Instruction::Copy(copy) => Some(&mut copy.contents),
+        Instruction::Add(add) => Some(&mut add.copy.contents),
+        _ => None,
+    };
+    for content in contents.into_iter().flatten().filter(|c| c.expand) {
+        content.data = ex.raw(&content.data).map_err(|message| {
+            InstructionError::new(
+                line,
+                column,
+                ErrorKind::Expansion {
+                    word: content.path.clone(),
+                    message,
+                },
+            )
+        })?;
     }
     if let Instruction::Expose(ports) = &mut out.instruction {
         let mut expanded = Vec::with_capacity(ports.len());
@@ -189,5 +212,15 @@ impl WordExpander for ShellExpander<'_> {
         self.lexer
             .process_words(word, self.env)
             .map_err(|e| e.to_string())
+    }
+
+    fn raw(&mut self, text: &str) -> Result<String, String> {
+        let (out, matches) = self
+            .lexer
+            .raw_quotes(true)
+            .process_word_with_matches(text, self.env)
+            .map_err(|e| e.to_string())?;
+        self.record(matches);
+        Ok(out)
     }
 }
