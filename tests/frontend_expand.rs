@@ -5,7 +5,7 @@
 mod frontend_support;
 
 use frontend_support::{instr, typed};
-use rbuild::parser::instructions::{expand, Instruction, ShellExpander};
+use rbuild::parser::instructions::{expand, exposed_ports, Instruction, ShellExpander};
 
 #[test]
 fn expansion_touches_only_what_buildkit_expands() {
@@ -67,6 +67,26 @@ fn expansion_touches_only_what_buildkit_expands() {
         panic!()
     };
     assert_eq!(c.contents[0].data, "v=$V\n");
+    // EXPOSE is checked once expanded; exposed_ports gives the config keys.
+    let e = expand(
+        &typed("EXPOSE $V").unwrap(),
+        &mut ShellExpander::new('\\', &env),
+    );
+    assert!(e
+        .unwrap_err()
+        .to_string()
+        .contains("invalid containerPort: x"));
+    let words: Vec<String> = ["80", "53/UDP", "127.0.0.1:8080:9000-9001/tcp"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(
+        exposed_ports(&words).unwrap(),
+        vec!["53/udp", "80/tcp", "9000/tcp", "9001/tcp"]
+    );
+    assert!(exposed_ports(&["80/icmp".to_string()])
+        .unwrap_err()
+        .contains("invalid proto"));
+    assert!(exposed_ports(&["90-80".to_string()]).is_err());
     // STOPSIGNAL is checked once expanded.
     assert_eq!(
         run("STOPSIGNAL SIGRTMIN+3").0,

@@ -10,7 +10,7 @@
 //! executor expands those whose delimiter was unquoted, when it writes them).
 
 use super::mount::parse_mount;
-use super::simple::parse_signal;
+use super::simple::{exposed_ports, parse_signal};
 use super::{Command, ErrorKind, Instruction, InstructionError, KeyValue};
 use crate::parser::shell::{Env, Lexer, Matches};
 
@@ -141,6 +141,9 @@ pub fn expand(cmd: &Command, ex: &mut dyn WordExpander) -> Result<Command, Instr
                 )
             })?);
         }
+        // BuildKit checks the ports once they are expanded.
+        exposed_ports(&expanded)
+            .map_err(|m| InstructionError::new(line, column, ErrorKind::Invalid(m)))?;
         *ports = expanded;
     }
     Ok(out)

@@ -245,3 +245,42 @@ pub fn parse_signal(raw: &str) -> Result<u32, String> {
     };
     number.ok_or_else(invalid)
 }
+
+/// The image-config `ExposedPorts` keys of EXPOSE words (after expansion),
+/// as Docker's `nat.ParsePortSpecs` gives them: `80` -> `80/tcp`,
+/// `53/udp`, ranges `8000-8002/tcp` -> one key per port. A leading
+/// `ip:hostPort:` part is accepted and ignored.
+pub fn exposed_ports(words: &[String]) -> Result<Vec<String>, String> {
+    let mut ports = std::collections::BTreeSet::new();
+    for word in words {
+        let (spec, proto) = match word.rsplit_once('/') {
+            Some((s, p)) => (s, p.to_ascii_lowercase()),
+            None => (word.as_str(), "tcp".to_string()),
+        };
+        if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+            return Err(format!("invalid proto: {proto}"));
+        }
+        // `[::1]:80:8080`, `0.0.0.0:80:8080`, `80:8080` -> `8080`.
+        let container = match spec.rfind(':') {
+            Some(at) if !spec.ends_with(']') => spec.get(at + 1..).unwrap_or_default(),
+            _ => spec,
+        };
+        let parse = |p: &str| {
+            p.parse::<u16>()
+                .map_err(|_| format!("invalid containerPort: {container}"))
+        };
+        let (start, end) = match container.split_once('-') {
+            Some((a, b)) => (parse(a)?, parse(b)?),
+            None => (parse(container)?, parse(container)?),
+        };
+        if start > end {
+            return Err(format!(
+                "invalid range specified for container port: {container}"
+            ));
+        }
+        for port in start..=end {
+            ports.insert(format!("{port}/{proto}"));
+        }
+    }
+    Ok(ports.into_iter().collect())
+}
