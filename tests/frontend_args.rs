@@ -63,6 +63,20 @@ fn global_args_reach_from_but_not_the_stage_unless_redeclared() {
     // Declared without a value: empty, and not reported as undefined.
     let got = workdirs("FROM a\nARG U\nWORKDIR /x$U\n", &BuildArgs::new());
     assert_eq!(got[0], ("/x".to_string(), BTreeSet::new()));
+    // History lists declared ARGs in order, ENV-shadowed values included.
+    let df = file("FROM a\nARG B=1 A\nENV B=2\n");
+    let args = BuildArgs::new();
+    let g2 = global(&df, &args);
+    let mut scope = Scope::new(&g2, &args, Vec::new());
+    for c in &df.stages[0].commands {
+        scope.step(c).unwrap();
+    }
+    let hist: Vec<String> = scope
+        .history_args()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    assert_eq!(hist, vec!["B=2", "A="]);
     // FROM words report names the global scope lacks.
     let (word, matches) = g.expand_from_word("$V-$NOPE").unwrap();
     assert_eq!(word, "3.19-");
@@ -163,6 +177,10 @@ fn image_env_holds_env_only() {
     );
     assert_eq!(scope.env().lookup("A").as_deref(), Some("1"));
     assert!(scope.is_declared("A") && !scope.is_declared("B"));
+    assert_eq!(
+        scope.history_args(),
+        vec![("A".to_string(), "1".to_string())]
+    );
     let child = Scope::inherit(&scope);
     assert_eq!(child.env().lookup("B").as_deref(), Some("2"));
 }

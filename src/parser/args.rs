@@ -297,6 +297,8 @@ pub struct Scope<'a> {
     env_only: Vec<(String, String)>,
     /// ARGs declared in this stage (or its parent stage).
     declared: BTreeSet<String>,
+    /// The same names in order of first declaration (for history).
+    declared_order: Vec<String>,
 }
 
 impl<'a> Scope<'a> {
@@ -312,6 +314,7 @@ impl<'a> Scope<'a> {
             vars: image_env.clone(),
             env_only: image_env,
             declared: BTreeSet::new(),
+            declared_order: Vec::new(),
         }
     }
 
@@ -340,6 +343,19 @@ impl<'a> Scope<'a> {
             }
         }
         env
+    }
+
+    /// The declared ARGs with their current values (empty when unset), in
+    /// declaration order: what BuildKit puts in front of a RUN's history
+    /// entry and cache key (`|2 A=1 B= /bin/sh -c ...`).
+    pub fn history_args(&self) -> Vec<(String, String)> {
+        self.declared_order
+            .iter()
+            .map(|k| {
+                let value = self.vars.as_slice().lookup(k).unwrap_or_default();
+                (k.clone(), value)
+            })
+            .collect()
     }
 
     /// True when `key` was declared by an ARG in this stage.
@@ -392,7 +408,9 @@ impl<'a> Scope<'a> {
                 }
                 (None, None) => self.global.get(&decl.key).map(str::to_string),
             };
-            self.declared.insert(decl.key.clone());
+            if self.declared.insert(decl.key.clone()) {
+                self.declared_order.push(decl.key.clone());
+            }
             if let Some(value) = &value {
                 self.vars.push((decl.key.clone(), value.clone()));
             }
