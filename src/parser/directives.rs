@@ -5,6 +5,7 @@
 //! directive block for good. It does not interpret `syntax` or `check` values.
 
 use super::ast::Directives;
+use super::lines::is_re_space;
 
 /// Why a directive line was rejected (the caller adds the line number).
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
@@ -25,11 +26,6 @@ pub struct DirectiveScanner {
     seen_syntax: bool,
     seen_escape: bool,
     seen_check: bool,
-}
-
-/// RE2's `\s`: `[\t\n\f\r ]` (no vertical tab).
-fn is_re_space(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\x0c' | '\r' | ' ')
 }
 
 /// Matches `^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$` and returns the

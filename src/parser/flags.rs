@@ -8,10 +8,7 @@
 //! flag therefore comes out double-encoded, as BuildKit's dump shows it; we
 //! keep that so the dump and the flag values match BuildKit byte for byte.
 
-/// `unicode.IsSpace(rune(b))` for a single byte.
-fn is_space_byte(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | 0x85 | 0xa0)
-}
+use super::lines::{is_go_space_byte as is_space_byte, lossy_slice};
 
 enum Phase {
     Spaces,
@@ -19,16 +16,9 @@ enum Phase {
     Quote(u8),
 }
 
-/// The text after the flags (from byte `pos`), as a string. BuildKit may cut
-/// inside a multi-byte character (see the module doc); such a cut is
-/// replaced by U+FFFD instead of panicking.
+/// The text after the flags, from byte `pos` (maybe inside a character).
 fn rest_from(line: &str, pos: usize) -> String {
-    match line.get(pos..) {
-        Some(rest) => rest.to_string(),
-        None => {
-            String::from_utf8_lossy(line.as_bytes().get(pos..).unwrap_or_default()).into_owned()
-        }
-    }
+    lossy_slice(line, pos, line.len())
 }
 
 /// Splits `line` (the text after the keyword) into its leading flag words and

@@ -10,6 +10,7 @@
 //! (`parser::shell`), which expands variables.
 
 use super::ast::Heredoc;
+use super::lines::is_re_space;
 
 /// Nesting limit for `${a:-${b:-...}}`; deeper input is treated as a lexing
 /// error (BuildKit then finds no heredoc), which keeps the stack bounded.
@@ -289,11 +290,6 @@ impl Lexer<'_> {
         self.depth -= 1;
         outcome
     }
-}
-
-/// RE2 `\s`.
-fn is_re_space(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\x0c' | '\r' | ' ')
 }
 
 /// Why a heredoc delimiter is unusable (the caller adds the line).

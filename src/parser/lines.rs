@@ -3,6 +3,36 @@
 //! newline trimming, comment and blank-line tests, and the escape-token line
 //! continuation rule. It does not assemble logical lines (see `mod.rs`).
 
+/// Go's `unicode.IsSpace(rune(b))` for one byte: BuildKit scans flags and
+/// the HEALTHCHECK type byte-wise, so 0x85 and 0xA0 count as blanks.
+pub fn is_go_space_byte(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | 0x85 | 0xa0)
+}
+
+/// BuildKit's `[\t\v\f\r ]`: separates the keyword from its arguments and
+/// the items of whitespace-delimited lists.
+pub fn is_list_space(c: char) -> bool {
+    matches!(c, '\t' | '\x0b' | '\x0c' | '\r' | ' ')
+}
+
+/// RE2's `\s` (`[\t\n\f\r ]`, no vertical tab), used by BuildKit's
+/// directive and heredoc regular expressions.
+pub fn is_re_space(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\x0c' | '\r' | ' ')
+}
+
+/// `s[from..to]` for byte positions that BuildKit may place inside a
+/// multi-byte character (it slices bytes); a cut character becomes U+FFFD
+/// instead of a panic.
+pub fn lossy_slice(s: &str, from: usize, to: usize) -> String {
+    match s.get(from..to) {
+        Some(part) => part.to_string(),
+        None => {
+            String::from_utf8_lossy(s.as_bytes().get(from..to).unwrap_or_default()).into_owned()
+        }
+    }
+}
+
 /// Splits `text` into physical lines, each keeping its `\n` (the last line
 /// may lack one). An empty input gives no lines.
 pub fn physical_lines(text: &str) -> impl Iterator<Item = &str> {

@@ -5,12 +5,8 @@
 use super::ast::{Node, Span};
 use super::error::ParseError;
 use super::flags::extract_flags;
+use super::lines::is_list_space as is_keyword_space;
 use super::split::split_args;
-
-/// BuildKit's `[\t\v\f\r ]`, which separates the keyword from the rest.
-fn is_keyword_space(c: char) -> bool {
-    matches!(c, '\t' | '\x0b' | '\x0c' | '\r' | ' ')
-}
 
 /// Splits a logical line into (keyword as written, rest after the separator).
 fn split_keyword(line: &str) -> (&str, &str) {

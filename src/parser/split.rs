@@ -6,6 +6,7 @@
 //! here expands variables or removes quotes.
 
 use super::json::{parse_json_args, JsonArgs, JsonArgsError};
+use super::lines::{is_go_space_byte as is_space_byte, is_list_space, lossy_slice};
 
 /// The arguments of one instruction, as BuildKit's dump shows them.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -24,11 +25,6 @@ pub enum SplitError {
     MissingValue(&'static str),
     #[error("Syntax error - can't find = in {0:?}. Must be of the form: name=value")]
     MissingEquals(String),
-}
-
-/// BuildKit's `[\t\v\f\r ]`, the separator of whitespace-delimited lists.
-fn is_list_space(c: char) -> bool {
-    matches!(c, '\t' | '\x0b' | '\x0c' | '\r' | ' ')
 }
 
 /// Splits the arguments `rest` (flags removed, trimmed) of instruction
@@ -86,21 +82,6 @@ fn maybe_json(rest: &str) -> Result<SplitArgs, SplitError> {
             json_form: true,
         }),
         JsonArgs::NotJson => Ok(plain(vec![rest.to_string()])),
-    }
-}
-
-/// `unicode.IsSpace(rune(b))` for a single byte (HEALTHCHECK scans bytes).
-fn is_space_byte(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | 0x85 | 0xa0)
-}
-
-/// Slices `s` at byte positions that BuildKit may place inside a character.
-fn lossy_slice(s: &str, from: usize, to: usize) -> String {
-    match s.get(from..to) {
-        Some(part) => part.to_string(),
-        None => {
-            String::from_utf8_lossy(s.as_bytes().get(from..to).unwrap_or_default()).into_owned()
-        }
     }
 }
 
