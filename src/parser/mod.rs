@@ -7,6 +7,13 @@
 //! skipped), each instruction split into keyword, flags and arguments, and
 //! heredoc bodies read after RUN/COPY/ADD lines. [`dump`] prints the tree in
 //! BuildKit's test format.
+//!
+//! Deliberate differences from BuildKit: input must be UTF-8 (BuildKit passes
+//! other bytes through); lines longer than 64 KiB are accepted (BuildKit's
+//! scanner rejects them); heredoc bodies of `<<-` are stored with their
+//! leading tabs already removed (BuildKit chomps later); a heredoc of an
+//! ONBUILD trigger is attached to both the ONBUILD node and its nested node.
+//! JSON edge cases are documented in `json.rs`.
 
 pub mod args;
 pub mod ast;
