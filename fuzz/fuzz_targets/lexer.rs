@@ -8,10 +8,16 @@ use libfuzzer_sys::fuzz_target;
 use rbuild::parser::shell::Lexer;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
-    let Ok(word) = std::str::from_utf8(rest) else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(word) = std::str::from_utf8(rest) else {
+        return;
+    };
     let escape = if mode & 1 == 0 { '\\' } else { '`' };
-    let lexer = Lexer::new(escape).raw_quotes(mode & 2 != 0).skip_unset(mode & 4 != 0);
+    let lexer = Lexer::new(escape)
+        .raw_quotes(mode & 2 != 0)
+        .skip_unset(mode & 4 != 0);
     let env: Vec<(String, String)> = vec![
         ("A".into(), "a b".into()),
         ("EMPTY".into(), String::new()),
