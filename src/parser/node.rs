@@ -71,8 +71,15 @@ fn build(line: &str, escape: char, line_no: usize, top_level: bool) -> Result<No
         node.nested = Some(Box::new(nested));
         return Ok(node);
     }
-    let split = split_args(&node.keyword, rest, escape)
-        .map_err(|err| fail(format!("{}: {err}", node.keyword.to_uppercase())))?;
+    let split = split_args(&node.keyword, rest, escape).map_err(|err| {
+        let instruction = node.keyword.to_uppercase();
+        let message = err.to_string();
+        if message.starts_with(&instruction) {
+            fail(message)
+        } else {
+            fail(format!("{instruction}: {message}"))
+        }
+    })?;
     node.args = split.args;
     node.json_form = split.json_form;
     Ok(node)
