@@ -1,0 +1,1 @@
+//! The local image store (placeholder while being written).
