@@ -200,7 +200,7 @@ fn valid_domain(d: &str) -> bool {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let port_ok = port.map_or(true, |p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     host_ok && port_ok
 }
 
@@ -208,7 +208,7 @@ fn valid_domain(d: &str) -> bool {
 fn valid_path_component(c: &str) -> bool {
     let b = c.as_bytes();
     let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    if b.first().is_none_or(|&x| !alnum(x)) || b.last().is_none_or(|&x| !alnum(x)) {
+    if b.first().map_or(true, |&x| !alnum(x)) || b.last().map_or(true, |&x| !alnum(x)) {
         return false;
     }
     let mut i = 0;
