@@ -215,10 +215,23 @@ fn load_docker(store: &Store, root: &Path, compression: Compression) -> Result<V
 
 fn load_oci(store: &Store, root: &Path) -> Result<Vec<ImageRecord>, ArchiveError> {
     let index: ImageIndex = read_json(&root.join("index.json"))?;
-    let mut out = Vec::new();
+    // One image per manifest, with every name the index gives it.
+    let mut images: Vec<(Digest, u64, Vec<Reference>)> = Vec::new();
     for desc in index.manifests() {
         let md = Digest::from_oci(desc.digest()).map_err(|_| StoreError::BlobMissing(desc.digest().to_string()))?;
-        let blob_dir = root.join("blobs/sha256");
+        let name = desc
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get("org.opencontainers.image.ref.name"))
+            .and_then(|n| Reference::parse(n).ok());
+        match images.iter_mut().find(|(d, _, _)| d == &md) {
+            Some((_, _, names)) => names.extend(name),
+            None => images.push((md, desc.size(), name.into_iter().collect())),
+        }
+    }
+    let blob_dir = root.join("blobs/sha256");
+    let mut out = Vec::new();
+    for (md, size, names) in images {
         let mpath = blob_dir.join(md.hex());
         store.put_blob_from_file(MediaType::ImageManifest, &mpath, Some(&md))?;
         let m: oci_spec::image::ImageManifest = read_json(&mpath)?;
@@ -226,13 +239,8 @@ fn load_oci(store: &Store, root: &Path) -> Result<Vec<ImageRecord>, ArchiveError
             let dd = Digest::from_oci(d.digest()).map_err(|_| StoreError::BlobMissing(d.digest().to_string()))?;
             store.put_blob_from_file(d.media_type().clone(), &blob_dir.join(dd.hex()), Some(&dd))?;
         }
-        let name = desc
-            .annotations()
-            .as_ref()
-            .and_then(|a| a.get("org.opencontainers.image.ref.name"))
-            .and_then(|n| Reference::parse(n).ok());
-        let plain = descriptor(MediaType::ImageManifest, &md, desc.size());
-        out.push(store.index_manifest(&plain, name.as_slice())?);
+        let plain = descriptor(MediaType::ImageManifest, &md, size);
+        out.push(store.index_manifest(&plain, &names)?);
     }
     Ok(out)
 }
