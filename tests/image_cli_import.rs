@@ -24,25 +24,47 @@ fn busybox_tar(dir: &Path) -> Option<PathBuf> {
     for d in ["bin", "etc", "tmp", "root"] {
         fs::create_dir_all(root.join(d)).unwrap();
     }
-    let bb = std::env::split_paths(&std::env::var_os("PATH").unwrap()).map(|p| p.join("busybox")).find(|p| p.is_file())?;
+    let bb = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|p| p.join("busybox"))
+        .find(|p| p.is_file())?;
     fs::copy(&bb, root.join("bin/busybox")).unwrap();
     for app in ["sh", "ls", "cat", "echo"] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(app)).unwrap();
     }
     fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
     let out = dir.join("busybox.tar");
-    run(Command::new("tar").args(["--sort=name", "--numeric-owner", "--owner=0", "--group=0", "-C"]).arg(&root).args(["-cf"]).arg(&out).arg("."));
+    run(Command::new("tar")
+        .args([
+            "--sort=name",
+            "--numeric-owner",
+            "--owner=0",
+            "--group=0",
+            "-C",
+        ])
+        .arg(&root)
+        .args(["-cf"])
+        .arg(&out)
+        .arg("."));
     Some(out)
 }
 
 #[test]
 fn import_list_inspect_tag_rmi_save_load() {
     let t = tempfile::tempdir().unwrap();
-    let Some(tarball) = busybox_tar(t.path()) else { return };
+    let Some(tarball) = busybox_tar(t.path()) else {
+        return;
+    };
     let root = t.path().join("store");
     let id = run(rbuild(&root)
         .arg("import")
-        .args(["-c", "CMD [\"/bin/sh\"]", "-c", "ENV A=b", "-m", "my busybox"])
+        .args([
+            "-c",
+            "CMD [\"/bin/sh\"]",
+            "-c",
+            "ENV A=b",
+            "-m",
+            "my busybox",
+        ])
         .arg(&tarball)
         .arg("localhost/busybox:test"));
     let id = id.trim().to_string();
@@ -51,18 +73,33 @@ fn import_list_inspect_tag_rmi_save_load() {
 
     let images = run(rbuild(&root).arg("images"));
     let mut lines = images.lines();
-    let header: Vec<&str> = lines.next().unwrap().split("   ").map(str::trim).filter(|s| !s.is_empty()).collect();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     assert_eq!(header, ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
     let row = lines.next().unwrap();
-    assert!(row.starts_with("localhost/busybox") && row.contains(" test ") && row.contains(short), "{images}");
+    assert!(
+        row.starts_with("localhost/busybox") && row.contains(" test ") && row.contains(short),
+        "{images}"
+    );
     assert!(row.contains("ago"), "{row}");
     assert_eq!(run(rbuild(&root).args(["images", "-q"])).trim(), short);
     assert!(run(rbuild(&root).args(["images", "--no-trunc", "--digests"])).contains(&id));
 
-    let inspect: serde_json::Value = serde_json::from_str(&run(rbuild(&root).args(["inspect", "localhost/busybox:test"]))).unwrap();
+    let inspect: serde_json::Value = serde_json::from_str(&run(
+        rbuild(&root).args(["inspect", "localhost/busybox:test"])
+    ))
+    .unwrap();
     let img = &inspect[0];
     assert_eq!(img["Id"], id.as_str());
-    assert_eq!(img["RepoTags"], serde_json::json!(["localhost/busybox:test"]));
+    assert_eq!(
+        img["RepoTags"],
+        serde_json::json!(["localhost/busybox:test"])
+    );
     assert_eq!(img["Config"]["Cmd"], serde_json::json!(["/bin/sh"]));
     assert_eq!(img["Config"]["Env"], serde_json::json!(["A=b"]));
     assert_eq!(img["Os"], "linux");
@@ -73,8 +110,14 @@ fn import_list_inspect_tag_rmi_save_load() {
     let store = rbuild::store::Store::open(&root).unwrap();
     let rec = store.resolve("localhost/busybox:test").unwrap();
     let dirs = store.unpack_image_layers(&rec).unwrap();
-    let bb = std::env::split_paths(&std::env::var_os("PATH").unwrap()).map(|p| p.join("busybox")).find(|p| p.is_file()).unwrap();
-    assert_eq!(fs::read(dirs[0].join("bin/busybox")).unwrap(), fs::read(bb).unwrap());
+    let bb = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|p| p.join("busybox"))
+        .find(|p| p.is_file())
+        .unwrap();
+    assert_eq!(
+        fs::read(dirs[0].join("bin/busybox")).unwrap(),
+        fs::read(bb).unwrap()
+    );
     drop(store);
 
     run(rbuild(&root).args(["tag", "localhost/busybox:test", "bb:2"]));
@@ -82,7 +125,10 @@ fn import_list_inspect_tag_rmi_save_load() {
     let archive = t.path().join("save.tar");
     run(rbuild(&root).args(["save", "-o"]).arg(&archive).arg("bb:2"));
     let oci = t.path().join("save-oci.tar");
-    run(rbuild(&root).args(["save", "--format", "oci-archive", "-o"]).arg(&oci).arg("bb:2"));
+    run(rbuild(&root)
+        .args(["save", "--format", "oci-archive", "-o"])
+        .arg(&oci)
+        .arg("bb:2"));
     let rmi = run(rbuild(&root).args(["rmi", "bb:2"]));
     assert_eq!(rmi.trim(), "Untagged: bb:2");
     let rmi = run(rbuild(&root).args(["rmi", short]));
@@ -99,22 +145,41 @@ fn import_list_inspect_tag_rmi_save_load() {
     if need_tool("podman load", "podman") {
         let out = run(Command::new("podman").args(["load", "-i"]).arg(&archive));
         assert!(out.contains("bb:2"), "{out}");
-        let listed = run(Command::new("podman").args(["images", "--no-trunc", "-q", "localhost/bb:2"]));
-        let _ = Command::new("podman").args(["rmi", "localhost/bb:2"]).output();
-        assert!(listed.contains(&id[7..]), "podman sees the same image ID: {listed}");
+        let listed =
+            run(Command::new("podman").args(["images", "--no-trunc", "-q", "localhost/bb:2"]));
+        let _ = Command::new("podman")
+            .args(["rmi", "localhost/bb:2"])
+            .output();
+        assert!(
+            listed.contains(&id[7..]),
+            "podman sees the same image ID: {listed}"
+        );
     }
 }
 
 #[test]
 fn import_errors_are_clear() {
     let t = tempfile::tempdir().unwrap();
-    let out = rbuild(t.path()).args(["import", "https://example.com/rootfs.tar"]).output().unwrap();
+    let out = rbuild(t.path())
+        .args(["import", "https://example.com/rootfs.tar"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("URL"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = rbuild(t.path()).args(["import", "/nonexistent.tar", "Bad:Name"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("URL"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = rbuild(t.path())
+        .args(["import", "/nonexistent.tar", "Bad:Name"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("lowercase"), "{err}");
-    let out = rbuild(t.path()).args(["inspect", "nosuch"]).output().unwrap();
+    let out = rbuild(t.path())
+        .args(["inspect", "nosuch"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }

@@ -69,7 +69,12 @@ impl Scene {
         fs::create_dir_all(&root).unwrap();
         fs::create_dir_all(&outside).unwrap();
         fs::write(outside.join("secret"), b"s").unwrap();
-        Scene { _t: t, top, root, outside }
+        Scene {
+            _t: t,
+            top,
+            root,
+            outside,
+        }
     }
     fn abs(&self, rel: &str) -> String {
         self.outside.join(rel).display().to_string()
@@ -80,12 +85,32 @@ impl Scene {
         let before = snapshot(&self.top.join("outside"), true);
         let mut result = Ok(());
         for mode in [UnpackMode::Flatten, UnpackMode::OverlayLower] {
-            let opts = UnpackOptions { mode, ..Default::default() };
-            let r = unpack_layer(tar, &self.root, &opts).map(|_| ()).map_err(|e| e.to_string());
-            assert_eq!(snapshot(&self.outside, true), before, "{mode:?}: something outside the root changed");
-            let tops: Vec<_> = fs::read_dir(&self.top).unwrap().map(|e| e.unwrap().file_name()).collect();
-            assert_eq!(tops.len(), 2, "{mode:?}: new entries next to the root: {tops:?}");
-            assert_eq!(fs::metadata(self.outside.join("secret")).unwrap().nlink(), 1, "{mode:?}: secret got linked");
+            let opts = UnpackOptions {
+                mode,
+                ..Default::default()
+            };
+            let r = unpack_layer(tar, &self.root, &opts)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            assert_eq!(
+                snapshot(&self.outside, true),
+                before,
+                "{mode:?}: something outside the root changed"
+            );
+            let tops: Vec<_> = fs::read_dir(&self.top)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(
+                tops.len(),
+                2,
+                "{mode:?}: new entries next to the root: {tops:?}"
+            );
+            assert_eq!(
+                fs::metadata(self.outside.join("secret")).unwrap().nlink(),
+                1,
+                "{mode:?}: secret got linked"
+            );
             if mode == UnpackMode::Flatten {
                 result = r;
             }
@@ -100,7 +125,13 @@ impl Scene {
 #[test]
 fn dotdot_paths_are_clamped_to_the_root() {
     let s = Scene::new();
-    s.apply(&RawTar::default().file("../outside/pwned", b"x").file("a/../../../../b", b"y").bytes()).unwrap();
+    s.apply(
+        &RawTar::default()
+            .file("../outside/pwned", b"x")
+            .file("a/../../../../b", b"y")
+            .bytes(),
+    )
+    .unwrap();
     assert_eq!(s.read("outside/pwned").as_deref(), Some(&b"x"[..]));
     assert_eq!(s.read("b").as_deref(), Some(&b"y"[..]));
 }
@@ -109,17 +140,24 @@ fn dotdot_paths_are_clamped_to_the_root() {
 fn absolute_paths_land_inside_the_root() {
     let s = Scene::new();
     let abs = s.abs("pwned-abs");
-    s.apply(&RawTar::default().file(&abs, b"x").bytes()).unwrap();
+    s.apply(&RawTar::default().file(&abs, b"x").bytes())
+        .unwrap();
     assert!(s.root.join(abs.trim_start_matches('/')).is_file());
 }
 
 #[test]
 fn symlinked_parent_to_an_absolute_dir_is_resolved_inside() {
     let s = Scene::new();
-    let tar = RawTar::default().symlink("a", &s.outside.display().to_string()).file("a/pwned", b"x").bytes();
+    let tar = RawTar::default()
+        .symlink("a", &s.outside.display().to_string())
+        .file("a/pwned", b"x")
+        .bytes();
     let _ = s.apply(&tar); // refusing is fine; writing outside is not
     assert!(!s.outside.join("pwned").exists());
-    let etc = RawTar::default().symlink("e", "/etc").file("e/rbuild-hostile-test", b"x").bytes();
+    let etc = RawTar::default()
+        .symlink("e", "/etc")
+        .file("e/rbuild-hostile-test", b"x")
+        .bytes();
     let _ = s.apply(&etc);
     assert!(!Path::new("/etc/rbuild-hostile-test").exists());
 }
@@ -127,18 +165,40 @@ fn symlinked_parent_to_an_absolute_dir_is_resolved_inside() {
 #[test]
 fn symlinked_parent_climbing_up_stays_inside() {
     let s = Scene::new();
-    s.apply(&RawTar::default().symlink("b", "../../..").file("b/pwned-rel", b"x").bytes()).unwrap();
+    s.apply(
+        &RawTar::default()
+            .symlink("b", "../../..")
+            .file("b/pwned-rel", b"x")
+            .bytes(),
+    )
+    .unwrap();
     assert_eq!(s.read("pwned-rel").as_deref(), Some(&b"x"[..]));
-    s.apply(&RawTar::default().symlink("c", "../outside").file("c/pwned2", b"x").bytes()).ok();
+    s.apply(
+        &RawTar::default()
+            .symlink("c", "../outside")
+            .file("c/pwned2", b"x")
+            .bytes(),
+    )
+    .ok();
     assert!(!s.outside.join("pwned2").exists());
 }
 
 #[test]
 fn hardlinks_cannot_reach_outside() {
     let s = Scene::new();
-    assert!(s.apply(&RawTar::default().hardlink("h", &s.abs("secret")).bytes()).is_err());
-    assert!(s.apply(&RawTar::default().hardlink("h2", "../outside/secret").bytes()).is_err());
-    assert!(s.apply(&RawTar::default().hardlink("h4", "/etc/shadow").bytes()).is_err());
+    assert!(s
+        .apply(&RawTar::default().hardlink("h", &s.abs("secret")).bytes())
+        .is_err());
+    assert!(s
+        .apply(
+            &RawTar::default()
+                .hardlink("h2", "../outside/secret")
+                .bytes()
+        )
+        .is_err());
+    assert!(s
+        .apply(&RawTar::default().hardlink("h4", "/etc/shadow").bytes())
+        .is_err());
     // A hardlink to a symlink that points out links the symlink itself;
     // later entries with those names replace them rather than write through.
     let tar = RawTar::default()
@@ -160,16 +220,28 @@ fn whiteout_name_tricks_are_harmless() {
         RawTar::default().file(".wh...", b"").bytes(),
         RawTar::default().file(".wh.", b"").bytes(),
         RawTar::default().file("../.wh.outside", b"").bytes(),
-        RawTar::default().symlink("dl", &s.outside.display().to_string()).file("dl/.wh.secret", b"").bytes(),
-        RawTar::default().symlink("dl2", "../outside").file("dl2/.wh..wh..opq", b"").bytes(),
+        RawTar::default()
+            .symlink("dl", &s.outside.display().to_string())
+            .file("dl/.wh.secret", b"")
+            .bytes(),
+        RawTar::default()
+            .symlink("dl2", "../outside")
+            .file("dl2/.wh..wh..opq", b"")
+            .bytes(),
     ] {
         let _ = s.apply(&tar);
     }
     assert!(s.outside.join("secret").is_file());
-    assert!(s.root.join("victim").is_file(), "malformed whiteouts must not delete siblings");
+    assert!(
+        s.root.join("victim").is_file(),
+        "malformed whiteouts must not delete siblings"
+    );
     let real = RawTar::default().file(".wh.victim", b"").bytes();
     unpack_layer(&real[..], &s.root, &UnpackOptions::default()).unwrap();
-    assert!(!s.root.join("victim").exists(), "a real whiteout in flatten mode deletes");
+    assert!(
+        !s.root.join("victim").exists(),
+        "a real whiteout in flatten mode deletes"
+    );
 }
 
 #[test]

@@ -25,7 +25,14 @@ fn cap_net_bind() -> Vec<u8> {
 
 fn set_mtime(p: &Path, secs: i64) {
     let t = nix::sys::time::TimeSpec::new(secs, 0);
-    nix::sys::stat::utimensat(nix::fcntl::AT_FDCWD, p, &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink).unwrap();
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        p,
+        &t,
+        &t,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
 }
 
 /// Builds a tree with every kind of entry a layer must carry.
@@ -34,17 +41,33 @@ fn fixture(root: &Path, mtime: i64) {
     fs::create_dir_all(root.join("etc")).unwrap();
     fs::write(root.join("bin/tool"), b"#!/bin/sh\necho hi\n").unwrap();
     fs::set_permissions(root.join("bin/tool"), fs::Permissions::from_mode(0o4755)).unwrap();
-    xattr::set(root.join("bin/tool"), "security.capability", &cap_net_bind()).unwrap();
+    xattr::set(
+        root.join("bin/tool"),
+        "security.capability",
+        &cap_net_bind(),
+    )
+    .unwrap();
     fs::write(root.join("bin/other"), vec![7u8; 70_000]).unwrap();
     xattr::set(root.join("bin/other"), "user.note", b"hello").unwrap();
     fs::hard_link(root.join("bin/other"), root.join("etc/other-link")).unwrap();
     symlink("../bin/tool", root.join("etc/rel-link")).unwrap();
     symlink("/nonexistent/abs", root.join("etc/abs-link")).unwrap();
     fs::write(root.join("etc/owned"), b"x").unwrap();
-    nix::unistd::chown(&root.join("etc/owned"), Some(1000.into()), Some(2000.into())).unwrap();
+    nix::unistd::chown(
+        &root.join("etc/owned"),
+        Some(1000.into()),
+        Some(2000.into()),
+    )
+    .unwrap();
     fs::create_dir(root.join("private")).unwrap();
     fs::set_permissions(root.join("private"), fs::Permissions::from_mode(0o750)).unwrap();
-    mknod(&root.join("private/null"), SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(1, 3)).unwrap();
+    mknod(
+        &root.join("private/null"),
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o666),
+        makedev(1, 3),
+    )
+    .unwrap();
     nix::unistd::mkfifo(&root.join("private/pipe"), Mode::from_bits_truncate(0o644)).unwrap();
     let long_dir = root.join("d".repeat(90)).join("e".repeat(90));
     fs::create_dir_all(&long_dir).unwrap();
@@ -68,7 +91,11 @@ fn walk_all(root: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-fn layer_bytes(dir: &Path, opts: &DiffOptions, c: Compression) -> (Vec<u8>, rbuild::layer::LayerBlob) {
+fn layer_bytes(
+    dir: &Path,
+    opts: &DiffOptions,
+    c: Compression,
+) -> (Vec<u8>, rbuild::layer::LayerBlob) {
     write_layer_blob(dir, opts, c, Vec::new()).unwrap()
 }
 
@@ -81,21 +108,34 @@ fn round_trip_preserves_every_kind_of_entry() {
     let src = t.path().join("src");
     fixture(&src, 1_600_000_000);
     let want = snapshot(&src, true);
-    assert_eq!(want["bin/other"].link_group, want["etc/other-link"].link_group);
+    assert_eq!(
+        want["bin/other"].link_group,
+        want["etc/other-link"].link_group
+    );
     let mut diff_ids = Vec::new();
     for c in [Compression::Gzip, Compression::Zstd, Compression::None] {
         let (bytes, blob) = layer_bytes(&src, &DiffOptions::default(), c);
-        assert_eq!(blob.digest, rbuild::image::Digest::of_bytes(&bytes), "{c:?}: digest is of the blob");
+        assert_eq!(
+            blob.digest,
+            rbuild::image::Digest::of_bytes(&bytes),
+            "{c:?}: digest is of the blob"
+        );
         assert_eq!(blob.size, bytes.len() as u64);
         diff_ids.push(blob.diff_id.clone());
         let dst = t.path().join(format!("dst-{c:?}"));
         fs::create_dir(&dst).unwrap();
-        let opts = UnpackOptions { allow_devices: true, ..Default::default() };
+        let opts = UnpackOptions {
+            allow_devices: true,
+            ..Default::default()
+        };
         unpack_layer(&bytes[..], &dst, &opts).unwrap();
         let got = snapshot(&dst, true);
         assert_eq!(got, want, "{c:?}: unpacked tree differs");
     }
-    assert!(diff_ids.windows(2).all(|w| w[0] == w[1]), "diff_id must not depend on compression");
+    assert!(
+        diff_ids.windows(2).all(|w| w[0] == w[1]),
+        "diff_id must not depend on compression"
+    );
     // The uncompressed blob's digest is its diff_id.
     let (raw, blob) = layer_bytes(&src, &DiffOptions::default(), Compression::None);
     assert_eq!(blob.diff_id.0, rbuild::image::Digest::of_bytes(&raw));
@@ -115,8 +155,14 @@ fn devices_skipped_unless_allowed() {
     let stats = unpack_layer(&bytes[..], &dst, &UnpackOptions::default()).unwrap();
     assert_eq!(stats.skipped, 1);
     assert!(!dst.join("private/null").exists());
-    assert!(dst.join("private/pipe").exists(), "fifos are always created");
-    let mode = fs::metadata(dst.join("bin/tool")).unwrap().permissions().mode();
+    assert!(
+        dst.join("private/pipe").exists(),
+        "fifos are always created"
+    );
+    let mode = fs::metadata(dst.join("bin/tool"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o4755, "setuid bit kept");
 }
 
@@ -134,8 +180,14 @@ fn deterministic_and_clamped_to_source_date_epoch() {
     let (_, a2) = layer_bytes(&a, &plain, Compression::Gzip);
     assert_eq!(a1, a2, "same tree twice, same blob");
     let (_, b1) = layer_bytes(&b, &plain, Compression::Gzip);
-    assert_ne!(a1.diff_id, b1.diff_id, "different mtimes without clamping differ");
-    let epoch = DiffOptions { source_date_epoch: Some(1_000_000), ..Default::default() };
+    assert_ne!(
+        a1.diff_id, b1.diff_id,
+        "different mtimes without clamping differ"
+    );
+    let epoch = DiffOptions {
+        source_date_epoch: Some(1_000_000),
+        ..Default::default()
+    };
     let (ab, ca) = layer_bytes(&a, &epoch, Compression::Gzip);
     let (_, cb) = layer_bytes(&b, &epoch, Compression::Gzip);
     assert_eq!(ca, cb, "clamped mtimes give identical layers");
@@ -157,10 +209,16 @@ fn excluded_paths_stay_out() {
     fs::write(src.join("etc/hosts"), b"").unwrap();
     fs::write(src.join("etc/resolv.conf"), b"").unwrap();
     fs::write(src.join("etc/keep"), b"k").unwrap();
-    let opts = DiffOptions { exclude: vec!["etc/hosts".into(), "etc/resolv.conf".into()], ..Default::default() };
+    let opts = DiffOptions {
+        exclude: vec!["etc/hosts".into(), "etc/resolv.conf".into()],
+        ..Default::default()
+    };
     let (bytes, _) = layer_bytes(&src, &opts, Compression::None);
     let mut ar = tar::Archive::new(&bytes[..]);
-    let names: Vec<String> =
-        ar.entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names, ["etc", "etc/keep"]);
 }

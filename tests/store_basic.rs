@@ -23,9 +23,18 @@ fn name(s: &str) -> Reference {
 fn commit(store: &Store, content: &str, names: &[&str]) -> ImageRecord {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("file"), content).unwrap();
-    let (desc, blob) = store.put_layer_from_dir(dir.path(), &DiffOptions::default(), Compression::Gzip).unwrap();
+    let (desc, blob) = store
+        .put_layer_from_dir(dir.path(), &DiffOptions::default(), Compression::Gzip)
+        .unwrap();
     let mut cfg = empty_config(SystemTime::now());
-    push_history(&mut cfg, Some(&blob.diff_id), SystemTime::now(), "test", None).unwrap();
+    push_history(
+        &mut cfg,
+        Some(&blob.diff_id),
+        SystemTime::now(),
+        "test",
+        None,
+    )
+    .unwrap();
     let names: Vec<Reference> = names.iter().map(|n| name(n)).collect();
     store.put_image(&cfg, vec![desc], &names).unwrap()
 }
@@ -38,12 +47,24 @@ fn names_lookup_and_removal() {
     assert_eq!(store.resolve("localhost/app:1").unwrap().id, a.id);
     assert_eq!(store.resolve(&a.id.hex()[..8]).unwrap().id, a.id);
     assert_eq!(store.resolve(a.id.as_str()).unwrap().id, a.id);
-    assert_eq!(store.resolve(&format!("localhost/app@{}", a.manifest_digest)).unwrap().id, a.id);
+    assert_eq!(
+        store
+            .resolve(&format!("localhost/app@{}", a.manifest_digest))
+            .unwrap()
+            .id,
+        a.id
+    );
     assert!(store.resolve("localhost/app:2").is_err());
 
     store.tag(&name("busybox"), &a.manifest_desc).unwrap();
     let rec = store.resolve("docker.io/library/busybox:latest").unwrap();
-    assert_eq!(rec.names, vec![name("docker.io/library/busybox:latest"), name("localhost/app:1")]);
+    assert_eq!(
+        rec.names,
+        vec![
+            name("docker.io/library/busybox:latest"),
+            name("localhost/app:1")
+        ]
+    );
 
     // Moving a name to a new image leaves the old one untagged, not lost.
     let b = commit(&store, "b", &["localhost/app:1"]);
@@ -54,17 +75,29 @@ fn names_lookup_and_removal() {
     assert!(old.names.is_empty());
 
     // A name with a second name: rmi by name untags only.
-    assert_eq!(store.remove("busybox", false).unwrap(), vec![Removed::Untagged(name("busybox"))]);
+    assert_eq!(
+        store.remove("busybox", false).unwrap(),
+        vec![Removed::Untagged(name("busybox"))]
+    );
     assert!(store.has_blob(&b.id));
     store.tag(&name("x:1"), &b.manifest_desc).unwrap();
-    assert!(store.remove(&b.id.hex()[..12], false).is_err(), "several names need -f");
+    assert!(
+        store.remove(&b.id.hex()[..12], false).is_err(),
+        "several names need -f"
+    );
     let removed = store.remove(&b.id.hex()[..12], true).unwrap();
     assert!(removed.contains(&Removed::Deleted(b.id.clone())));
-    assert!(!store.has_blob(&b.id), "gc removed the deleted image's config");
+    assert!(
+        !store.has_blob(&b.id),
+        "gc removed the deleted image's config"
+    );
     assert!(store.has_blob(&a.id), "the untagged image is kept");
     let removed = store.remove(&a.id.hex()[..12], false).unwrap();
     assert_eq!(removed, vec![Removed::Deleted(a.id.clone())]);
-    assert_eq!(fs::read_dir(t.path().join("blobs/sha256")).unwrap().count(), 0);
+    assert_eq!(
+        fs::read_dir(t.path().join("blobs/sha256")).unwrap().count(),
+        0
+    );
 }
 
 #[test]
@@ -76,9 +109,15 @@ fn ambiguous_id_prefix_is_an_error() {
         ids.push(commit(&store, &format!("c{i}"), &[]).id);
     }
     // With 40 ids some share their first hex digit.
-    let first = ids.iter().map(|d| &d.hex()[..1]).find(|p| ids.iter().filter(|d| d.hex().starts_with(*p)).count() > 1);
+    let first = ids
+        .iter()
+        .map(|d| &d.hex()[..1])
+        .find(|p| ids.iter().filter(|d| d.hex().starts_with(*p)).count() > 1);
     let p = first.unwrap();
-    assert!(matches!(store.resolve(p), Err(rbuild::store::StoreError::Ambiguous(_))));
+    assert!(matches!(
+        store.resolve(p),
+        Err(rbuild::store::StoreError::Ambiguous(_))
+    ));
 }
 
 #[test]
@@ -98,14 +137,18 @@ fn unpacked_layers_are_made_once_and_collected() {
         .unwrap();
     assert_eq!((again, calls), (dirs[0].clone(), 0));
     store.remove("localhost/l:1", false).unwrap();
-    assert!(store.layer_dir(&chain[0]).is_none(), "gc removed the unpacked layer");
+    assert!(
+        store.layer_dir(&chain[0]).is_none(),
+        "gc removed the unpacked layer"
+    );
     assert_eq!(fs::read_dir(t.path().join("layers")).unwrap().count(), 0);
 }
 
 #[test]
 fn layout_passes_oci_tools() {
     let test = "layout_passes_oci_tools";
-    if !(need_tool(test, "umoci") && need_tool(test, "skopeo") && need_tool(test, "oci-image-tool")) {
+    if !(need_tool(test, "umoci") && need_tool(test, "skopeo") && need_tool(test, "oci-image-tool"))
+    {
         return;
     }
     let t = tempfile::tempdir().unwrap();
@@ -114,12 +157,21 @@ fn layout_passes_oci_tools() {
     commit(&store, "two", &[]);
     let root = t.path().display().to_string();
     let ls = run(Command::new("umoci").args(["ls", "--layout", &root]));
-    assert!(ls.contains("localhost/tools:1") && ls.contains("quay.io/x/y:2"), "{ls}");
-    let inspect = run(Command::new("skopeo").args(["inspect", &format!("oci:{root}:localhost/tools:1")]));
+    assert!(
+        ls.contains("localhost/tools:1") && ls.contains("quay.io/x/y:2"),
+        "{ls}"
+    );
+    let inspect =
+        run(Command::new("skopeo").args(["inspect", &format!("oci:{root}:localhost/tools:1")]));
     let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
     assert_eq!(v["Os"], "linux");
     // Debian's oci-image-tool has no `--type imageLayout`; `--type image` on a dir validates the layout.
     run(Command::new("oci-image-tool").args(["validate", "--type", "image", &root]));
-    run(Command::new("oci-image-tool").args(["validate", "--type", "imageIndex", &format!("{root}/index.json")]));
+    run(Command::new("oci-image-tool").args([
+        "validate",
+        "--type",
+        "imageIndex",
+        &format!("{root}/index.json"),
+    ]));
     assert!(Path::new(&root).join("oci-layout").is_file());
 }

@@ -21,10 +21,14 @@ const COUNT_ENV: &str = "RBUILD_TEST_WRITER_COUNT";
 #[test]
 #[ignore = "helper process for the tests below"]
 fn child_writer() {
-    let (Some(root), Some(prefix)) = (std::env::var_os(ROOT_ENV), std::env::var(PREFIX_ENV).ok()) else {
+    let (Some(root), Some(prefix)) = (std::env::var_os(ROOT_ENV), std::env::var(PREFIX_ENV).ok())
+    else {
         return;
     };
-    let count: u64 = std::env::var(COUNT_ENV).ok().and_then(|c| c.parse().ok()).unwrap_or(u64::MAX);
+    let count: u64 = std::env::var(COUNT_ENV)
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(u64::MAX);
     let store = Store::open(Path::new(&root)).unwrap();
     for i in 0..count {
         let mut tar = tar::Builder::new(Vec::new());
@@ -34,9 +38,18 @@ fn child_writer() {
         h.set_mode(0o644);
         tar.append_data(&mut h, "data", data.as_bytes()).unwrap();
         let tar = tar.into_inner().unwrap();
-        let (desc, blob) = store.put_layer_from_tar(&tar[..], Compression::Gzip).unwrap();
+        let (desc, blob) = store
+            .put_layer_from_tar(&tar[..], Compression::Gzip)
+            .unwrap();
         let mut cfg = empty_config(SystemTime::now());
-        push_history(&mut cfg, Some(&blob.diff_id), SystemTime::now(), "writer", None).unwrap();
+        push_history(
+            &mut cfg,
+            Some(&blob.diff_id),
+            SystemTime::now(),
+            "writer",
+            None,
+        )
+        .unwrap();
         let n = Reference::parse(&format!("localhost/{prefix}:{i}")).unwrap();
         let rec = store.put_image(&cfg, vec![desc], &[n]).unwrap();
         let second = Reference::parse(&format!("localhost/{prefix}-alias:{i}")).unwrap();
@@ -46,10 +59,16 @@ fn child_writer() {
 
 fn spawn_writer(root: &Path, prefix: &str, count: Option<u64>) -> Child {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--ignored", "--exact", "child_writer", "--test-threads=1", "-q"])
-        .env(ROOT_ENV, root)
-        .env(PREFIX_ENV, prefix)
-        .stdout(std::process::Stdio::null());
+    cmd.args([
+        "--ignored",
+        "--exact",
+        "child_writer",
+        "--test-threads=1",
+        "-q",
+    ])
+    .env(ROOT_ENV, root)
+    .env(PREFIX_ENV, prefix)
+    .stdout(std::process::Stdio::null());
     if let Some(c) = count {
         cmd.env(COUNT_ENV, c.to_string());
     }
@@ -61,7 +80,8 @@ fn verify_store(root: &Path) -> usize {
     for e in std::fs::read_dir(root.join("blobs/sha256")).unwrap() {
         let e = e.unwrap();
         let name = e.file_name().to_string_lossy().into_owned();
-        let (d, _) = rbuild::image::digest::digest_reader(std::fs::File::open(e.path()).unwrap()).unwrap();
+        let (d, _) =
+            rbuild::image::digest::digest_reader(std::fs::File::open(e.path()).unwrap()).unwrap();
         assert_eq!(d.hex(), name, "blob content does not match its name");
     }
     let index: serde_json::Value = match std::fs::read(root.join("index.json")) {
@@ -71,13 +91,23 @@ fn verify_store(root: &Path) -> usize {
     let manifests = index["manifests"].as_array().unwrap();
     for m in manifests {
         let d: Digest = m["digest"].as_str().unwrap().parse().unwrap();
-        let bytes = std::fs::read(root.join("blobs/sha256").join(d.hex())).expect("indexed manifest exists");
+        let bytes = std::fs::read(root.join("blobs/sha256").join(d.hex()))
+            .expect("indexed manifest exists");
         let man: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         let mut needed = vec![man["config"]["digest"].as_str().unwrap().to_string()];
-        needed.extend(man["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()));
+        needed.extend(
+            man["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["digest"].as_str().unwrap().to_string()),
+        );
         for n in needed {
             let d: Digest = n.parse().unwrap();
-            assert!(root.join("blobs/sha256").join(d.hex()).is_file(), "image {d} is missing a blob");
+            assert!(
+                root.join("blobs/sha256").join(d.hex()).is_file(),
+                "image {d} is missing a blob"
+            );
         }
     }
     manifests.len()
@@ -86,20 +116,31 @@ fn verify_store(root: &Path) -> usize {
 #[test]
 fn kill_9_at_random_points_leaves_a_whole_store() {
     let t = tempfile::tempdir().unwrap();
-    let mut seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    let mut seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
     for round in 0..20 {
         let mut child = spawn_writer(t.path(), &format!("crash{round}"), None);
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         std::thread::sleep(Duration::from_millis(50 + (seed >> 33) % 250));
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL)
-            .unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
         child.wait().unwrap();
         verify_store(t.path());
     }
     // The store is still usable and lists what survived.
     let store = Store::open(t.path()).unwrap();
     let n = verify_store(t.path());
-    assert!(n > 0, "the writer never got an image in; the test proved nothing");
+    assert!(
+        n > 0,
+        "the writer never got an image in; the test proved nothing"
+    );
     assert!(!store.list().unwrap().is_empty());
 }
 
@@ -116,7 +157,9 @@ fn concurrent_writers_lose_no_names() {
     for side in ["left", "right"] {
         for i in 0..15 {
             store.resolve(&format!("localhost/{side}:{i}")).unwrap();
-            store.resolve(&format!("localhost/{side}-alias:{i}")).unwrap();
+            store
+                .resolve(&format!("localhost/{side}-alias:{i}"))
+                .unwrap();
         }
     }
 }

@@ -34,7 +34,9 @@ pub enum ImageCommand {
 }
 
 /// Verbs this module adds, for the default-verb logic.
-pub const VERBS: &[&str] = &["import", "images", "tag", "rmi", "history", "inspect", "save", "load"];
+pub const VERBS: &[&str] = &[
+    "import", "images", "tag", "rmi", "history", "inspect", "save", "load",
+];
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
@@ -145,7 +147,10 @@ pub fn run(root: Option<&Path>, cmd: ImageCommand) -> Result<i32> {
 
 fn import(store: &Store, a: ImportArgs) -> Result<i32> {
     if a.source.contains("://") {
-        bail!("import from a URL ({}) is not supported yet: download it and import the file", a.source);
+        bail!(
+            "import from a URL ({}) is not supported yet: download it and import the file",
+            a.source
+        );
     }
     let names = match &a.name {
         Some(n) => vec![Reference::parse(n).with_context(|| format!("image name {n:?}"))?],
@@ -158,13 +163,18 @@ fn import(store: &Store, a: ImportArgs) -> Result<i32> {
     };
     let tar = layer::open_layer_stream(std::io::BufReader::new(input))
         .with_context(|| format!("reading {}", a.source))?;
-    let (desc, blob) = store.put_layer_from_tar(tar, a.compression).with_context(|| format!("importing {}", a.source))?;
+    let (desc, blob) = store
+        .put_layer_from_tar(tar, a.compression)
+        .with_context(|| format!("importing {}", a.source))?;
     let now = creation_time(None);
     let mut config = empty_config(now);
     for ch in &a.changes {
         change::apply_change(&mut config, ch)?;
     }
-    let comment = a.message.clone().unwrap_or_else(|| format!("Imported from {}", a.source));
+    let comment = a
+        .message
+        .clone()
+        .unwrap_or_else(|| format!("Imported from {}", a.source));
     push_history(&mut config, Some(&blob.diff_id), now, "", Some(&comment))?;
     let rec = store.put_image(&config, vec![desc], &names)?;
     println!("{}", rec.id);
@@ -172,9 +182,19 @@ fn import(store: &Store, a: ImportArgs) -> Result<i32> {
 }
 
 fn images(store: &Store, a: ImagesArgs) -> Result<i32> {
-    let filter = a.filter.as_deref().map(Reference::parse_name_only).transpose()?;
+    let filter = a
+        .filter
+        .as_deref()
+        .map(Reference::parse_name_only)
+        .transpose()?;
     let now = SystemTime::now();
-    let id_of = |r: &ImageRecord| if a.no_trunc { r.id.to_string() } else { r.id.short().to_string() };
+    let id_of = |r: &ImageRecord| {
+        if a.no_trunc {
+            r.id.to_string()
+        } else {
+            r.id.short().to_string()
+        }
+    };
     let mut rows: Vec<[String; 6]> = Vec::new();
     let mut ids: Vec<String> = Vec::new();
     for rec in store.list()? {
@@ -199,9 +219,14 @@ fn images(store: &Store, a: ImagesArgs) -> Result<i32> {
                 .map(|d| format!("{} ago", human::duration(d)))
                 .unwrap_or_else(|| "N/A".into());
             rows.push([
-                n.map(|n| n.familiar_repository()).unwrap_or_else(|| "<none>".into()),
+                n.map(|n| n.familiar_repository())
+                    .unwrap_or_else(|| "<none>".into()),
                 n.and_then(|n| n.tag()).unwrap_or("<none>").to_string(),
-                if n.is_some() { rec.manifest_digest.to_string() } else { "<none>".into() },
+                if n.is_some() {
+                    rec.manifest_digest.to_string()
+                } else {
+                    "<none>".into()
+                },
                 id_of(&rec),
                 created,
                 human::size(rec.size),
@@ -219,7 +244,10 @@ fn images(store: &Store, a: ImagesArgs) -> Result<i32> {
     let cols: Vec<usize> = (0..6).filter(|&i| keep(i)).collect();
     header.retain(|h| a.digests || *h != "DIGEST");
     let table: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| h.to_string()).collect())
-        .chain(rows.iter().map(|r| cols.iter().filter_map(|&i| r.get(i).cloned()).collect()))
+        .chain(
+            rows.iter()
+                .map(|r| cols.iter().filter_map(|&i| r.get(i).cloned()).collect()),
+        )
         .collect();
     print_table(&table)?;
     Ok(0)
@@ -228,8 +256,15 @@ fn images(store: &Store, a: ImagesArgs) -> Result<i32> {
 /// Prints columns separated by three spaces, padded like Docker's tabwriter.
 fn print_table(rows: &[Vec<String>]) -> Result<()> {
     let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..ncols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..ncols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut out = std::io::stdout().lock();
     for r in rows {
         let mut line = String::new();
@@ -274,7 +309,11 @@ fn history(store: &Store, a: HistoryArgs) -> Result<i32> {
     let now = SystemTime::now();
     let mut rows: Vec<Vec<String>> = Vec::new();
     for h in &history {
-        let size = if h.empty_layer().unwrap_or(false) { 0 } else { sizes.next().unwrap_or(0) };
+        let size = if h.empty_layer().unwrap_or(false) {
+            0
+        } else {
+            sizes.next().unwrap_or(0)
+        };
         let created = h
             .created()
             .as_deref()
@@ -286,11 +325,21 @@ fn history(store: &Store, a: HistoryArgs) -> Result<i32> {
         if !a.no_trunc && by.chars().count() > 45 {
             by = by.chars().take(44).collect::<String>() + "…";
         }
-        rows.push(vec!["<missing>".into(), created, by, human::size(size), h.comment().clone().unwrap_or_default()]);
+        rows.push(vec![
+            "<missing>".into(),
+            created,
+            by,
+            human::size(size),
+            h.comment().clone().unwrap_or_default(),
+        ]);
     }
     rows.reverse();
     if let Some(top) = rows.first_mut() {
-        top[0] = if a.no_trunc { rec.id.to_string() } else { rec.id.short().to_string() };
+        top[0] = if a.no_trunc {
+            rec.id.to_string()
+        } else {
+            rec.id.short().to_string()
+        };
     }
     if a.quiet {
         for r in &rows {
@@ -298,7 +347,9 @@ fn history(store: &Store, a: HistoryArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let header = ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"].map(String::from).to_vec();
+    let header = ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
+        .map(String::from)
+        .to_vec();
     let table: Vec<Vec<String>> = std::iter::once(header).chain(rows).collect();
     print_table(&table)?;
     Ok(0)
@@ -327,11 +378,16 @@ pub struct LoadArgs {
 }
 
 fn save(store: &Store, a: SaveArgs) -> Result<i32> {
-    let recs = a.images.iter().map(|n| store.resolve(n)).collect::<Result<Vec<_>, _>>()?;
+    let recs = a
+        .images
+        .iter()
+        .map(|n| store.resolve(n))
+        .collect::<Result<Vec<_>, _>>()?;
     match &a.output {
         Some(path) => {
             let tmp = path.with_extension("rbuild-partial");
-            let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            let f = std::fs::File::create(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?;
             archive::save(store, &recs, a.format, std::io::BufWriter::new(f))?;
             std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
         }
@@ -339,7 +395,12 @@ fn save(store: &Store, a: SaveArgs) -> Result<i32> {
             if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
                 bail!("refusing to write an archive to a terminal: use -o FILE or redirect stdout");
             }
-            archive::save(store, &recs, a.format, std::io::BufWriter::new(std::io::stdout().lock()))?;
+            archive::save(
+                store,
+                &recs,
+                a.format,
+                std::io::BufWriter::new(std::io::stdout().lock()),
+            )?;
         }
     }
     Ok(0)
@@ -347,10 +408,16 @@ fn save(store: &Store, a: SaveArgs) -> Result<i32> {
 
 fn load(store: &Store, a: LoadArgs) -> Result<i32> {
     let input: Box<dyn Read> = match &a.input {
-        Some(p) => Box::new(std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?),
+        Some(p) => {
+            Box::new(std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?)
+        }
         None => Box::new(std::io::stdin().lock()),
     };
-    let recs = archive::load(store, std::io::BufReader::new(input), Compression::default())?;
+    let recs = archive::load(
+        store,
+        std::io::BufReader::new(input),
+        Compression::default(),
+    )?;
     if !a.quiet {
         for r in recs {
             if r.names.is_empty() {

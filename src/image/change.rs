@@ -19,7 +19,9 @@ pub enum ChangeError {
 /// Applies one `--change` value to `config`.
 pub fn apply_change(config: &mut ImageConfiguration, change: &str) -> Result<(), ChangeError> {
     let trimmed = change.trim();
-    let (instr, args) = trimmed.split_once(char::is_whitespace).unwrap_or((trimmed, ""));
+    let (instr, args) = trimmed
+        .split_once(char::is_whitespace)
+        .unwrap_or((trimmed, ""));
     let args = args.trim();
     if instr.is_empty() || args.is_empty() {
         return Err(ChangeError::Empty(change.to_string()));
@@ -27,11 +29,17 @@ pub fn apply_change(config: &mut ImageConfiguration, change: &str) -> Result<(),
     let bad = |why| ChangeError::Bad(change.to_string(), why);
     let mut c: Config = config.config().clone().unwrap_or_default();
     match instr.to_ascii_uppercase().as_str() {
-        "CMD" => c.set_cmd(Some(command(args).ok_or_else(|| bad("invalid JSON array"))?)),
-        "ENTRYPOINT" => c.set_entrypoint(Some(command(args).ok_or_else(|| bad("invalid JSON array"))?)),
+        "CMD" => c.set_cmd(Some(
+            command(args).ok_or_else(|| bad("invalid JSON array"))?,
+        )),
+        "ENTRYPOINT" => c.set_entrypoint(Some(
+            command(args).ok_or_else(|| bad("invalid JSON array"))?,
+        )),
         "ENV" => {
             let mut env = c.env().clone().unwrap_or_default();
-            for (k, v) in key_values(args).ok_or_else(|| bad("expected NAME=VALUE or NAME VALUE"))? {
+            for (k, v) in
+                key_values(args).ok_or_else(|| bad("expected NAME=VALUE or NAME VALUE"))?
+            {
                 env.retain(|e| e.split('=').next() != Some(k.as_str()));
                 env.push(format!("{k}={v}"));
             }
@@ -45,7 +53,11 @@ pub fn apply_change(config: &mut ImageConfiguration, change: &str) -> Result<(),
         "EXPOSE" => {
             let mut ports = c.exposed_ports().clone().unwrap_or_default();
             for p in args.split_whitespace() {
-                let p = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
+                let p = if p.contains('/') {
+                    p.to_string()
+                } else {
+                    format!("{p}/tcp")
+                };
                 if !ports.contains(&p) {
                     ports.push(p);
                 }
@@ -65,7 +77,12 @@ pub fn apply_change(config: &mut ImageConfiguration, change: &str) -> Result<(),
         "USER" => c.set_user(Some(args.to_string())),
         "WORKDIR" => c.set_working_dir(Some(args.to_string())),
         "STOPSIGNAL" => c.set_stop_signal(Some(args.to_string())),
-        other => return Err(ChangeError::Unsupported(change.to_string(), other.to_string())),
+        other => {
+            return Err(ChangeError::Unsupported(
+                change.to_string(),
+                other.to_string(),
+            ))
+        }
     };
     config.set_config(Some(c));
     Ok(())
@@ -114,13 +131,25 @@ mod tests {
     #[test]
     fn applies_changes() {
         let mut cfg = ImageConfiguration::default();
-        for ch in ["CMD [\"/bin/sh\"]", "ENV A=1 B=\"two words\"", "ENV A 3", "EXPOSE 80 53/udp", "WORKDIR /w"] {
+        for ch in [
+            "CMD [\"/bin/sh\"]",
+            "ENV A=1 B=\"two words\"",
+            "ENV A 3",
+            "EXPOSE 80 53/udp",
+            "WORKDIR /w",
+        ] {
             assert!(apply_change(&mut cfg, ch).is_ok(), "{ch}");
         }
         let c = cfg.config().clone().unwrap_or_default();
         assert_eq!(c.cmd().clone(), Some(vec!["/bin/sh".to_string()]));
-        assert_eq!(c.env().clone(), Some(vec!["B=two words".to_string(), "A=3".to_string()]));
-        assert_eq!(c.exposed_ports().clone(), Some(vec!["80/tcp".to_string(), "53/udp".to_string()]));
+        assert_eq!(
+            c.env().clone(),
+            Some(vec!["B=two words".to_string(), "A=3".to_string()])
+        );
+        assert_eq!(
+            c.exposed_ports().clone(),
+            Some(vec!["80/tcp".to_string(), "53/udp".to_string()])
+        );
         assert!(apply_change(&mut cfg, "RUN x").is_err());
         assert!(apply_change(&mut cfg, "CMD [broken").is_err());
     }

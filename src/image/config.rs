@@ -35,7 +35,10 @@ pub fn host_arch() -> Arch {
 
 /// An RFC 3339 UTC timestamp for `t` (seconds precision), as image configs use.
 pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
 }
 
@@ -73,7 +76,9 @@ pub fn push_history(
     created_by: &str,
     comment: Option<&str>,
 ) -> Result<(), ConfigError> {
-    let mut h = HistoryBuilder::default().created(rfc3339(created)).created_by(created_by);
+    let mut h = HistoryBuilder::default()
+        .created(rfc3339(created))
+        .created_by(created_by);
     if let Some(c) = comment {
         h = h.comment(c);
     }
@@ -116,7 +121,13 @@ pub fn manifest(config: Descriptor, layers: Vec<Descriptor>) -> Result<ImageMani
 
 /// The layer diff_ids of a config, parsed.
 pub fn diff_ids(config: &ImageConfiguration) -> Vec<DiffId> {
-    config.rootfs().diff_ids().iter().filter_map(|s| s.parse().ok()).map(DiffId).collect()
+    config
+        .rootfs()
+        .diff_ids()
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .map(DiffId)
+        .collect()
 }
 
 #[cfg(test)]
@@ -127,7 +138,9 @@ mod tests {
     fn canonical_json_is_stable_and_sorted() {
         let mut c = empty_config(UNIX_EPOCH);
         let mut cfg = Config::default();
-        let labels = (0..20).map(|i| (format!("k{i}"), "v".to_string())).collect();
+        let labels = (0..20)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect();
         cfg.set_labels(Some(labels));
         c.set_config(Some(cfg));
         let a = canonical_json(&c).ok();
@@ -135,7 +148,10 @@ mod tests {
         assert_eq!(a, b);
         let text = String::from_utf8(a.unwrap_or_default()).unwrap_or_default();
         assert!(text.find("\"k0\"") < text.find("\"k1\""), "{text}");
-        assert!(text.contains("\"created\":\"1970-01-01T00:00:00Z\""), "{text}");
+        assert!(
+            text.contains("\"created\":\"1970-01-01T00:00:00Z\""),
+            "{text}"
+        );
     }
 
     #[test]

@@ -32,7 +32,11 @@ impl Digest {
 
     /// Builds a digest from its 64 hex digits (without the `sha256:` prefix).
     pub fn from_hex(hex: &str) -> Result<Digest, DigestError> {
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Digest(format!("sha256:{hex}")))
         } else {
             Err(DigestError::Invalid(hex.to_string()))
@@ -135,12 +139,20 @@ pub struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
-        HashingWriter { inner, hasher: Sha256::new(), written: 0 }
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
     }
 
     /// Returns the inner writer, the digest and the byte count.
     pub fn finish(self) -> (W, Digest, u64) {
-        (self.inner, Digest::from_sha256(self.hasher.finalize().into()), self.written)
+        (
+            self.inner,
+            Digest::from_sha256(self.hasher.finalize().into()),
+            self.written,
+        )
     }
 
     pub fn get_mut(&mut self) -> &mut W {
@@ -176,7 +188,10 @@ mod tests {
     #[test]
     fn parses_and_rejects() {
         let d = Digest::of_bytes(b"");
-        assert_eq!(d.hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(d.as_str().parse::<Digest>().ok(), Some(d.clone()));
         assert!("sha512:abc".parse::<Digest>().is_err());
         assert!("sha256:ABC".parse::<Digest>().is_err());

@@ -10,7 +10,12 @@ use serde_json::{json, Map, Value};
 pub fn inspect_json(rec: &ImageRecord) -> Value {
     let cfg = &rec.config;
     let c = cfg.config().clone().unwrap_or_default();
-    let repo_tags: Vec<String> = rec.names.iter().filter(|n| n.tag().is_some()).map(|n| n.familiar()).collect();
+    let repo_tags: Vec<String> = rec
+        .names
+        .iter()
+        .filter(|n| n.tag().is_some())
+        .map(|n| n.familiar())
+        .collect();
     let mut repo_digests: Vec<String> = rec
         .names
         .iter()
@@ -19,7 +24,11 @@ pub fn inspect_json(rec: &ImageRecord) -> Value {
     repo_digests.dedup();
     let set = |v: &Option<Vec<String>>| -> Value {
         match v {
-            Some(list) => Value::Object(list.iter().map(|k| (k.clone(), json!({}))).collect::<Map<_, _>>()),
+            Some(list) => Value::Object(
+                list.iter()
+                    .map(|k| (k.clone(), json!({})))
+                    .collect::<Map<_, _>>(),
+            ),
             None => Value::Null,
         }
     };

@@ -50,7 +50,10 @@ impl Reference {
 
     /// Parses and normalizes `s` without adding a default tag.
     pub fn parse_name_only(s: &str) -> Result<Reference, ReferenceError> {
-        let bad = |why| ReferenceError::Invalid { input: s.to_string(), why };
+        let bad = |why| ReferenceError::Invalid {
+            input: s.to_string(),
+            why,
+        };
         if s.is_empty() {
             return Err(ReferenceError::Empty(s.to_string()));
         }
@@ -64,7 +67,9 @@ impl Reference {
         };
         if let Some(t) = tag {
             if !valid_tag(t) {
-                return Err(bad("tag must be 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'"));
+                return Err(bad(
+                    "tag must be 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'",
+                ));
             }
         }
         if name.len() > MAX_NAME_LEN {
@@ -81,9 +86,16 @@ impl Reference {
             return Err(ReferenceError::Uppercase(s.to_string()));
         }
         if !path.split('/').all(valid_path_component) {
-            return Err(bad("repository path components must be [a-z0-9] separated by '.', '_', '__' or '-'"));
+            return Err(bad(
+                "repository path components must be [a-z0-9] separated by '.', '_', '__' or '-'",
+            ));
         }
-        Ok(Reference { domain, path, tag: tag.map(str::to_string), digest })
+        Ok(Reference {
+            domain,
+            path,
+            tag: tag.map(str::to_string),
+            digest,
+        })
     }
 
     /// The registry host (and port), e.g. `docker.io` or `localhost:5000`.
@@ -112,7 +124,10 @@ impl Reference {
     /// The repository as Docker shows it (`busybox`, `user/app`, `localhost/x`).
     pub fn familiar_repository(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
-            self.path.strip_prefix(OFFICIAL_PREFIX).unwrap_or(&self.path).to_string()
+            self.path
+                .strip_prefix(OFFICIAL_PREFIX)
+                .unwrap_or(&self.path)
+                .to_string()
         } else {
             self.repository()
         }
@@ -127,12 +142,20 @@ impl Reference {
 
     /// The same repository with another tag and no digest.
     pub fn with_tag(&self, tag: &str) -> Reference {
-        Reference { tag: Some(tag.to_string()), digest: None, ..self.clone() }
+        Reference {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        }
     }
 
     /// The same repository with a digest and no tag (`repo@sha256:...`).
     pub fn with_digest(&self, digest: Digest) -> Reference {
-        Reference { tag: None, digest: Some(digest), ..self.clone() }
+        Reference {
+            tag: None,
+            digest: Some(digest),
+            ..self.clone()
+        }
     }
 }
 
@@ -171,7 +194,11 @@ fn split_domain(name: &str) -> (String, String) {
         }
         _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),
     };
-    let domain = if domain == LEGACY_DOMAIN { DEFAULT_DOMAIN.to_string() } else { domain };
+    let domain = if domain == LEGACY_DOMAIN {
+        DEFAULT_DOMAIN.to_string()
+    } else {
+        domain
+    };
     let path = if domain == DEFAULT_DOMAIN && !path.contains('/') {
         format!("{OFFICIAL_PREFIX}{path}")
     } else {
@@ -182,7 +209,9 @@ fn split_domain(name: &str) -> (String, String) {
 
 fn valid_tag(t: &str) -> bool {
     let mut bytes = t.bytes();
-    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
     first_ok
         && t.len() <= 128
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
@@ -196,11 +225,15 @@ fn valid_domain(d: &str) -> bool {
     let host_ok = !host.is_empty()
         && host.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
-    let port_ok = port.map_or(true, |p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let port_ok = port.map_or(true, |p| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
+    });
     host_ok && port_ok
 }
 
@@ -235,7 +268,9 @@ mod tests {
     use super::*;
 
     fn norm(s: &str) -> String {
-        Reference::parse(s).map(|r| r.to_string()).unwrap_or_else(|e| format!("ERR {e}"))
+        Reference::parse(s)
+            .map(|r| r.to_string())
+            .unwrap_or_else(|e| format!("ERR {e}"))
     }
 
     #[test]
@@ -243,13 +278,22 @@ mod tests {
         assert_eq!(norm("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(norm("busybox:1.36"), "docker.io/library/busybox:1.36");
         assert_eq!(norm("user/app"), "docker.io/user/app:latest");
-        assert_eq!(norm("index.docker.io/library/x"), "docker.io/library/x:latest");
+        assert_eq!(
+            norm("index.docker.io/library/x"),
+            "docker.io/library/x:latest"
+        );
         assert_eq!(norm("localhost/x"), "localhost/x:latest");
         assert_eq!(norm("host:5000/a/b:tag"), "host:5000/a/b:tag");
         assert_eq!(norm("quay.io/a/b-c__d.e"), "quay.io/a/b-c__d.e:latest");
         let d = Digest::of_bytes(b"x");
-        assert_eq!(norm(&format!("busybox@{d}")), format!("docker.io/library/busybox@{d}"));
-        assert_eq!(norm(&format!("a:t@{d}")), format!("docker.io/library/a:t@{d}"));
+        assert_eq!(
+            norm(&format!("busybox@{d}")),
+            format!("docker.io/library/busybox@{d}")
+        );
+        assert_eq!(
+            norm(&format!("a:t@{d}")),
+            format!("docker.io/library/a:t@{d}")
+        );
     }
 
     #[test]
@@ -257,12 +301,27 @@ mod tests {
         let r = Reference::parse("busybox").ok();
         assert_eq!(r.map(|r| r.familiar()), Some("busybox:latest".to_string()));
         let r = Reference::parse("localhost:5000/x:1").ok();
-        assert_eq!(r.map(|r| r.familiar_repository()), Some("localhost:5000/x".to_string()));
+        assert_eq!(
+            r.map(|r| r.familiar_repository()),
+            Some("localhost:5000/x".to_string())
+        );
     }
 
     #[test]
     fn rejects_bad_names() {
-        for bad in ["", "Busybox", "a//b", "a:", "a:-x", "-a", "a@sha256:zz", "a..b", "x/", "host:po/x", "a b"] {
+        for bad in [
+            "",
+            "Busybox",
+            "a//b",
+            "a:",
+            "a:-x",
+            "-a",
+            "a@sha256:zz",
+            "a..b",
+            "x/",
+            "host:po/x",
+            "a b",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

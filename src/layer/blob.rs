@@ -42,7 +42,9 @@ impl FromStr for Compression {
             "gzip" => Ok(Compression::Gzip),
             "zstd" => Ok(Compression::Zstd),
             "none" | "uncompressed" => Ok(Compression::None),
-            other => Err(format!("unknown compression {other:?}: use gzip, zstd or none")),
+            other => Err(format!(
+                "unknown compression {other:?}: use gzip, zstd or none"
+            )),
         }
     }
 }
@@ -78,7 +80,9 @@ pub fn compress_tar_stream<W: Write>(
     out: W,
 ) -> Result<(W, LayerBlob), LayerError> {
     encode(compression, out, |w| {
-        io::copy(&mut tar, w).map(|_| ()).map_err(LayerError::Archive)
+        io::copy(&mut tar, w)
+            .map(|_| ())
+            .map_err(LayerError::Archive)
     })
 }
 

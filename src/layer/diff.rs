@@ -44,7 +44,12 @@ struct Item {
 pub fn write_tar(dir: &Path, opts: &DiffOptions, out: &mut dyn Write) -> Result<(), LayerError> {
     let mut items = Vec::new();
     collect(dir, Path::new(""), opts, &mut items)?;
-    items.sort_by(|a, b| a.rel.as_os_str().as_bytes().cmp(b.rel.as_os_str().as_bytes()));
+    items.sort_by(|a, b| {
+        a.rel
+            .as_os_str()
+            .as_bytes()
+            .cmp(b.rel.as_os_str().as_bytes())
+    });
     let mut builder = tar::Builder::new(out);
     let mut first_path_of_inode: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for item in &items {
@@ -59,7 +64,9 @@ pub fn write_tar(dir: &Path, opts: &DiffOptions, out: &mut dyn Write) -> Result<
             Kind::Whiteout | Kind::Opaque => {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_mode(0o600);
-                builder.append_data(&mut h, &item.rel, std::io::empty()).map_err(err)?;
+                builder
+                    .append_data(&mut h, &item.rel, std::io::empty())
+                    .map_err(err)?;
             }
             Kind::Fs(meta) => {
                 let mtime = clamp(meta.mtime(), opts.source_date_epoch);
@@ -77,7 +84,14 @@ pub fn write_tar(dir: &Path, opts: &DiffOptions, out: &mut dyn Write) -> Result<
                         .append_pax_extensions(keys.iter().map(|(k, v)| (k.as_str(), *v)))
                         .map_err(err)?;
                 }
-                append_fs_entry(&mut builder, &mut h, item, meta, &full, &mut first_path_of_inode)?;
+                append_fs_entry(
+                    &mut builder,
+                    &mut h,
+                    item,
+                    meta,
+                    &full,
+                    &mut first_path_of_inode,
+                )?;
             }
         }
     }
@@ -97,7 +111,9 @@ fn append_fs_entry(
     let ft = meta.file_type();
     if ft.is_dir() {
         h.set_entry_type(tar::EntryType::Directory);
-        builder.append_data(h, &item.rel, std::io::empty()).map_err(err)
+        builder
+            .append_data(h, &item.rel, std::io::empty())
+            .map_err(err)
     } else if ft.is_symlink() {
         h.set_entry_type(tar::EntryType::Symlink);
         let target = fs::read_link(full).map_err(err)?;
@@ -133,9 +149,14 @@ fn append_fs_entry(
             h.set_device_major(major(meta.rdev())).map_err(err)?;
             h.set_device_minor(minor(meta.rdev())).map_err(err)?;
         }
-        builder.append_data(h, &item.rel, std::io::empty()).map_err(err)
+        builder
+            .append_data(h, &item.rel, std::io::empty())
+            .map_err(err)
     } else {
-        log::warn!("{}: skipping socket (sockets cannot go into a layer)", full.display());
+        log::warn!(
+            "{}: skipping socket (sockets cannot go into a layer)",
+            full.display()
+        );
         Ok(())
     }
 }
@@ -150,7 +171,12 @@ fn clamp(mtime: i64, epoch: Option<i64>) -> u64 {
 
 /// Walks `dir/rel` depth-first, pushing one item per entry (and synthetic
 /// whiteout/opaque items in overlay mode).
-fn collect(dir: &Path, rel: &Path, opts: &DiffOptions, out: &mut Vec<Item>) -> Result<(), LayerError> {
+fn collect(
+    dir: &Path,
+    rel: &Path,
+    opts: &DiffOptions,
+    out: &mut Vec<Item>,
+) -> Result<(), LayerError> {
     let here = dir.join(rel);
     let rd = fs::read_dir(&here).map_err(|e| LayerError::io(&here, e))?;
     for entry in rd {
@@ -166,14 +192,23 @@ fn collect(dir: &Path, rel: &Path, opts: &DiffOptions, out: &mut Vec<Item>) -> R
         if opts.overlay_upper && ft.is_char_device() && meta.rdev() == 0 {
             let mut wh = WHITEOUT_PREFIX.as_bytes().to_vec();
             wh.extend_from_slice(name.as_bytes());
-            out.push(Item { rel: rel.join(OsStr::from_bytes(&wh)), kind: Kind::Whiteout });
+            out.push(Item {
+                rel: rel.join(OsStr::from_bytes(&wh)),
+                kind: Kind::Whiteout,
+            });
             continue;
         }
         let is_dir = ft.is_dir();
         if is_dir && opts.overlay_upper && is_overlay_opaque(&full) {
-            out.push(Item { rel: child_rel.join(OPAQUE_MARKER), kind: Kind::Opaque });
+            out.push(Item {
+                rel: child_rel.join(OPAQUE_MARKER),
+                kind: Kind::Opaque,
+            });
         }
-        out.push(Item { rel: child_rel.clone(), kind: Kind::Fs(meta) });
+        out.push(Item {
+            rel: child_rel.clone(),
+            kind: Kind::Fs(meta),
+        });
         if is_dir {
             collect(dir, &child_rel, opts, out)?;
         }

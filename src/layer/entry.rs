@@ -40,9 +40,12 @@ pub fn read_xattrs(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
 
 /// Whether `path` is marked opaque by overlayfs (either xattr namespace).
 pub fn is_overlay_opaque(path: &Path) -> bool {
-    [super::OVERLAY_OPAQUE_XATTR, super::USER_OVERLAY_OPAQUE_XATTR]
-        .iter()
-        .any(|name| matches!(xattr::get(path, name), Ok(Some(v)) if v == b"y"))
+    [
+        super::OVERLAY_OPAQUE_XATTR,
+        super::USER_OVERLAY_OPAQUE_XATTR,
+    ]
+    .iter()
+    .any(|name| matches!(xattr::get(path, name), Ok(Some(v)) if v == b"y"))
 }
 
 pub fn major(dev: u64) -> u32 {

@@ -28,7 +28,10 @@ pub const USER_OVERLAY_OPAQUE_XATTR: &str = "user.overlay.opaque";
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
     Sys { path: String, source: nix::Error },
     #[error("layer entry {path:?}: {why}")]
@@ -39,9 +42,15 @@ pub enum LayerError {
 
 impl LayerError {
     pub(crate) fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> LayerError {
-        LayerError::Io { path: path.as_ref().display().to_string(), source }
+        LayerError::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
     }
     pub(crate) fn sys(path: impl AsRef<std::path::Path>, source: nix::Error) -> LayerError {
-        LayerError::Sys { path: path.as_ref().display().to_string(), source }
+        LayerError::Sys {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
     }
 }

@@ -46,7 +46,10 @@ impl Root {
     pub fn open(path: &Path) -> Result<Root, LayerError> {
         let how = OpenHow::new().flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC);
         let fd = openat2(nix::fcntl::AT_FDCWD, path, how).map_err(|e| LayerError::sys(path, e))?;
-        Ok(Root { fd, path: path.to_path_buf() })
+        Ok(Root {
+            fd,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The root's own path, for messages.
@@ -58,14 +61,22 @@ impl Root {
         let how = OpenHow::new()
             .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
             .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-        let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
+        let rel = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
         openat2(&self.fd, rel, how)
     }
 
     /// Opens the directory at `components` inside the root. Missing
     /// directories are created (mode 0755) when `create` is set; `Ok(None)`
     /// when one is missing and `create` is not set.
-    pub fn open_dir(&self, components: &[OsString], create: bool) -> Result<Option<OwnedFd>, LayerError> {
+    pub fn open_dir(
+        &self,
+        components: &[OsString],
+        create: bool,
+    ) -> Result<Option<OwnedFd>, LayerError> {
         let full = join(components);
         match self.resolve(&full) {
             Ok(fd) => return Ok(Some(fd)),
@@ -77,17 +88,24 @@ impl Root {
         }
         // Walk down, creating what is missing; each step re-resolves from the root.
         let mut prefix = PathBuf::new();
-        let mut fd = self.resolve(&prefix).map_err(|e| LayerError::sys(&self.path, e))?;
+        let mut fd = self
+            .resolve(&prefix)
+            .map_err(|e| LayerError::sys(&self.path, e))?;
         for comp in components {
             let next = prefix.join(comp);
             fd = match self.resolve(&next) {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) => {
-                    match nix::sys::stat::mkdirat(&fd, comp.as_os_str(), Mode::from_bits_truncate(0o755)) {
+                    match nix::sys::stat::mkdirat(
+                        &fd,
+                        comp.as_os_str(),
+                        Mode::from_bits_truncate(0o755),
+                    ) {
                         Ok(()) | Err(Errno::EEXIST) => {}
                         Err(e) => return Err(LayerError::sys(self.path.join(&next), e)),
                     }
-                    self.resolve(&next).map_err(|e| LayerError::sys(self.path.join(&next), e))?
+                    self.resolve(&next)
+                        .map_err(|e| LayerError::sys(self.path.join(&next), e))?
                 }
                 Err(e) => return Err(LayerError::sys(self.path.join(&next), e)),
             };

@@ -7,7 +7,9 @@
 
 use super::entry::{is_overlay_xattr, PAX_XATTR_PREFIX};
 use super::safe::{clean_components, join, proc_path, Root};
-use super::{LayerError, OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, USER_OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
+use super::{
+    LayerError, OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, USER_OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX,
+};
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{fchmodat, mknodat, utimensat, FchmodatFlags, Mode, SFlag, UtimensatFlags};
@@ -86,7 +88,11 @@ struct Unpacker<'o> {
 }
 
 /// Applies the layer read from `reader` (any supported compression) onto `target`.
-pub fn unpack_layer(reader: impl Read, target: &Path, opts: &UnpackOptions) -> Result<UnpackStats, LayerError> {
+pub fn unpack_layer(
+    reader: impl Read,
+    target: &Path,
+    opts: &UnpackOptions,
+) -> Result<UnpackStats, LayerError> {
     let stream = open_layer_stream(reader).map_err(LayerError::Archive)?;
     let mut archive = tar::Archive::new(stream);
     let mut u = Unpacker {
@@ -105,11 +111,19 @@ pub fn unpack_layer(reader: impl Read, target: &Path, opts: &UnpackOptions) -> R
     let mut times = std::mem::take(&mut u.dir_times);
     times.reverse();
     for (comps, mtime) in times {
-        let Some((name, parent)) = comps.split_last() else { continue };
+        let Some((name, parent)) = comps.split_last() else {
+            continue;
+        };
         if let Some(pfd) = u.root.open_dir(parent, false)? {
             let t = TimeSpec::new(mtime as i64, 0);
             // The dir may have been replaced by a later entry; that is fine.
-            let _ = utimensat(&pfd, name.as_os_str(), &t, &t, UtimensatFlags::NoFollowSymlink);
+            let _ = utimensat(
+                &pfd,
+                name.as_os_str(),
+                &t,
+                &t,
+                UtimensatFlags::NoFollowSymlink,
+            );
         }
     }
     Ok(u.stats)
@@ -128,7 +142,10 @@ impl Unpacker<'_> {
             return self.whiteout(parent, name_bytes, &shown);
         }
         let rel = join(&comps);
-        let pfd = self.root.open_dir(parent, true)?.ok_or_else(|| bad(&shown, "parent missing"))?;
+        let pfd = self
+            .root
+            .open_dir(parent, true)?
+            .ok_or_else(|| bad(&shown, "parent missing"))?;
         let header = entry.header().clone();
         let kind = header.entry_type();
         let xattrs = pax_xattrs(entry)?;
@@ -140,23 +157,42 @@ impl Unpacker<'_> {
                 let is_dir = matches!(fstat_kind(&pfd, name), Some(k) if k == SFlag::S_IFDIR);
                 if !is_dir {
                     remove_any(&pfd, name, &full)?;
-                    nix::sys::stat::mkdirat(&pfd, name.as_os_str(), Mode::from_bits_truncate(0o700)).map_err(sys)?;
+                    nix::sys::stat::mkdirat(
+                        &pfd,
+                        name.as_os_str(),
+                        Mode::from_bits_truncate(0o700),
+                    )
+                    .map_err(sys)?;
                 }
             }
             T::Regular | T::Continuous | T::GNUSparse => {
                 remove_any(&pfd, name, &full)?;
-                let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-                let fd = openat(&pfd, name.as_os_str(), flags, Mode::from_bits_truncate(0o600)).map_err(sys)?;
+                let flags = OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_WRONLY
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC;
+                let fd = openat(
+                    &pfd,
+                    name.as_os_str(),
+                    flags,
+                    Mode::from_bits_truncate(0o600),
+                )
+                .map_err(sys)?;
                 let mut file = File::from(fd);
                 io::copy(entry, &mut file).map_err(|e| LayerError::io(&full, e))?;
             }
             T::Symlink => {
-                let target = entry.link_name_bytes().ok_or_else(|| bad(&shown, "symlink without target"))?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| bad(&shown, "symlink without target"))?;
                 remove_any(&pfd, name, &full)?;
                 symlinkat(OsStr::from_bytes(&target), &pfd, name.as_os_str()).map_err(sys)?;
             }
             T::Link => {
-                let target = entry.link_name_bytes().ok_or_else(|| bad(&shown, "hardlink without target"))?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| bad(&shown, "hardlink without target"))?;
                 self.hardlink(&pfd, name, &comps, &target, &shown)?;
                 self.written.insert(rel);
                 return Ok(()); // shares the target's inode and metadata
@@ -173,7 +209,14 @@ impl Unpacker<'_> {
                     _ => (SFlag::S_IFIFO, 0),
                 };
                 remove_any(&pfd, name, &full)?;
-                mknodat(&pfd, name.as_os_str(), flag, Mode::from_bits_truncate(0o600), dev).map_err(sys)?;
+                mknodat(
+                    &pfd,
+                    name.as_os_str(),
+                    flag,
+                    Mode::from_bits_truncate(0o600),
+                    dev,
+                )
+                .map_err(sys)?;
             }
             other => {
                 log::warn!("layer entry {shown:?}: skipping unsupported entry type {other:?}");
@@ -187,7 +230,14 @@ impl Unpacker<'_> {
             self.dir_times.push((comps.clone(), mtime));
         } else {
             let t = TimeSpec::new(mtime as i64, 0);
-            utimensat(&pfd, name.as_os_str(), &t, &t, UtimensatFlags::NoFollowSymlink).map_err(sys)?;
+            utimensat(
+                &pfd,
+                name.as_os_str(),
+                &t,
+                &t,
+                UtimensatFlags::NoFollowSymlink,
+            )
+            .map_err(sys)?;
         }
         self.written.insert(rel);
         Ok(())
@@ -206,16 +256,29 @@ impl Unpacker<'_> {
         if self.opts.chown {
             let id = |v: io::Result<u64>| -> Result<u32, LayerError> {
                 let v = v.map_err(LayerError::Archive)?;
-                u32::try_from(v).map_err(|_| bad(&full.display().to_string(), "uid/gid out of range"))
+                u32::try_from(v)
+                    .map_err(|_| bad(&full.display().to_string(), "uid/gid out of range"))
             };
             let (uid, gid) = (id(header.uid())?, id(header.gid())?);
-            fchownat(pfd, name, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .map_err(sys)?;
+            fchownat(
+                pfd,
+                name,
+                Some(Uid::from_raw(uid)),
+                Some(Gid::from_raw(gid)),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(sys)?;
         }
         if !is_symlink {
             // After chown, which clears setuid/setgid bits.
             let mode = header.mode().map_err(LayerError::Archive)? & 0o7777;
-            fchmodat(pfd, name, Mode::from_bits_truncate(mode), FchmodatFlags::FollowSymlink).map_err(sys)?;
+            fchmodat(
+                pfd,
+                name,
+                Mode::from_bits_truncate(mode),
+                FchmodatFlags::FollowSymlink,
+            )
+            .map_err(sys)?;
         }
         // After chown, which clears security.capability.
         let path = proc_path(pfd, name);
@@ -242,23 +305,40 @@ impl Unpacker<'_> {
         if tcomps == comps {
             return Ok(()); // a link to itself: nothing to do
         }
-        let tfd = self
-            .root
-            .open_dir(tparent, false)?
-            .ok_or_else(|| bad(shown, "hardlink target's directory does not exist in the layer"))?;
+        let tfd = self.root.open_dir(tparent, false)?.ok_or_else(|| {
+            bad(
+                shown,
+                "hardlink target's directory does not exist in the layer",
+            )
+        })?;
         let full = self.root.path().join(join(comps));
         remove_any(pfd, name, &full)?;
         // No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
-        linkat(&tfd, tname.as_os_str(), pfd, name, AtFlags::empty()).map_err(|e| LayerError::sys(&full, e))
+        linkat(&tfd, tname.as_os_str(), pfd, name, AtFlags::empty())
+            .map_err(|e| LayerError::sys(&full, e))
     }
 
-    fn whiteout(&mut self, parent: &[OsString], name: &[u8], shown: &str) -> Result<(), LayerError> {
-        let opaque_xattr = if self.opts.userxattr { USER_OVERLAY_OPAQUE_XATTR } else { OVERLAY_OPAQUE_XATTR };
+    fn whiteout(
+        &mut self,
+        parent: &[OsString],
+        name: &[u8],
+        shown: &str,
+    ) -> Result<(), LayerError> {
+        let opaque_xattr = if self.opts.userxattr {
+            USER_OVERLAY_OPAQUE_XATTR
+        } else {
+            OVERLAY_OPAQUE_XATTR
+        };
         if name == OPAQUE_MARKER.as_bytes() {
-            let dir = self.root.open_dir(parent, true)?.ok_or_else(|| bad(shown, "opaque dir missing"))?;
+            let dir = self
+                .root
+                .open_dir(parent, true)?
+                .ok_or_else(|| bad(shown, "opaque dir missing"))?;
             return match self.opts.mode {
-                UnpackMode::OverlayLower => xattr::set_deref(proc_path(&dir, OsStr::new("")), opaque_xattr, b"y")
-                    .map_err(|e| LayerError::io(self.root.path().join(join(parent)), e)),
+                UnpackMode::OverlayLower => {
+                    xattr::set_deref(proc_path(&dir, OsStr::new("")), opaque_xattr, b"y")
+                        .map_err(|e| LayerError::io(self.root.path().join(join(parent)), e))
+                }
                 UnpackMode::Flatten => self.clear_lower_children(&dir, parent),
             };
         }
@@ -286,10 +366,14 @@ impl Unpacker<'_> {
                 }
             }
             UnpackMode::OverlayLower => {
-                let pfd = self.root.open_dir(parent, true)?.ok_or_else(|| bad(shown, "parent missing"))?;
+                let pfd = self
+                    .root
+                    .open_dir(parent, true)?
+                    .ok_or_else(|| bad(shown, "parent missing"))?;
                 remove_any(&pfd, victim, &full)?;
                 let dev = nix::sys::stat::makedev(0, 0);
-                mknodat(&pfd, victim, SFlag::S_IFCHR, Mode::empty(), dev).map_err(|e| LayerError::sys(&full, e))
+                mknodat(&pfd, victim, SFlag::S_IFCHR, Mode::empty(), dev)
+                    .map_err(|e| LayerError::sys(&full, e))
             }
         }
     }
@@ -303,7 +387,11 @@ impl Unpacker<'_> {
             let mut comps = parent.to_vec();
             comps.push(child.file_name());
             if !self.written.contains(&join(&comps)) {
-                remove_any(dir, &child.file_name(), &self.root.path().join(join(&comps)))?;
+                remove_any(
+                    dir,
+                    &child.file_name(),
+                    &self.root.path().join(join(&comps)),
+                )?;
             }
         }
         Ok(())
@@ -311,7 +399,10 @@ impl Unpacker<'_> {
 }
 
 fn bad(path: &str, why: &str) -> LayerError {
-    LayerError::BadEntry { path: path.to_string(), why: why.to_string() }
+    LayerError::BadEntry {
+        path: path.to_string(),
+        why: why.to_string(),
+    }
 }
 
 fn device(h: &tar::Header) -> u64 {

@@ -22,7 +22,11 @@ impl Store {
     }
 
     /// Stores `bytes`; returns its descriptor.
-    pub fn put_blob_bytes(&self, media_type: MediaType, bytes: &[u8]) -> Result<Descriptor, StoreError> {
+    pub fn put_blob_bytes(
+        &self,
+        media_type: MediaType,
+        bytes: &[u8],
+    ) -> Result<Descriptor, StoreError> {
         self.put_blob_from_reader(media_type, bytes, None)
     }
 
@@ -39,10 +43,15 @@ impl Store {
         io::copy(&mut reader, &mut w).map_err(|e| StoreError::io(self.tmp_dir(), e))?;
         w.flush().map_err(|e| StoreError::io(self.tmp_dir(), e))?;
         let (buf, digest, size) = w.finish();
-        let tmp = buf.into_inner().map_err(|e| StoreError::io(self.tmp_dir(), e.into_error()))?;
+        let tmp = buf
+            .into_inner()
+            .map_err(|e| StoreError::io(self.tmp_dir(), e.into_error()))?;
         if let Some(exp) = expected {
             if exp != &digest {
-                return Err(StoreError::DigestMismatch { expected: exp.to_string(), actual: digest.to_string() });
+                return Err(StoreError::DigestMismatch {
+                    expected: exp.to_string(),
+                    actual: digest.to_string(),
+                });
             }
         }
         self.commit_blob(tmp, media_type, &digest, size)
@@ -70,7 +79,9 @@ impl Store {
     ) -> Result<Descriptor, StoreError> {
         let dest = self.blob_path(digest);
         if !dest.exists() {
-            tmp.as_file().sync_all().map_err(|e| StoreError::io(tmp.path(), e))?;
+            tmp.as_file()
+                .sync_all()
+                .map_err(|e| StoreError::io(tmp.path(), e))?;
             let tmp_path = tmp.into_temp_path();
             fsutil::durable_rename(&tmp_path, &dest)?;
             std::mem::forget(tmp_path);
@@ -114,23 +125,30 @@ impl Store {
     /// Reads a whole blob (for small ones: manifests, configs).
     pub fn read_blob(&self, d: &Digest) -> Result<Vec<u8>, StoreError> {
         let mut buf = Vec::new();
-        self.open_blob(d)?.read_to_end(&mut buf).map_err(|e| StoreError::io(self.blob_path(d), e))?;
+        self.open_blob(d)?
+            .read_to_end(&mut buf)
+            .map_err(|e| StoreError::io(self.blob_path(d), e))?;
         Ok(buf)
     }
 
     /// Reads and parses a JSON blob.
     pub fn read_json<T: serde::de::DeserializeOwned>(&self, d: &Digest) -> Result<T, StoreError> {
         let bytes = self.read_blob(d)?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| StoreError::Json { path: self.blob_path(d).display().to_string(), source: e })
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Json {
+            path: self.blob_path(d).display().to_string(),
+            source: e,
+        })
     }
 
     /// Re-hashes a blob and checks it against its name.
     pub fn verify_blob(&self, d: &Digest) -> Result<(), StoreError> {
-        let (actual, _) =
-            crate::image::digest::digest_reader(self.open_blob(d)?).map_err(|e| StoreError::io(self.blob_path(d), e))?;
+        let (actual, _) = crate::image::digest::digest_reader(self.open_blob(d)?)
+            .map_err(|e| StoreError::io(self.blob_path(d), e))?;
         if &actual != d {
-            return Err(StoreError::DigestMismatch { expected: d.to_string(), actual: actual.to_string() });
+            return Err(StoreError::DigestMismatch {
+                expected: d.to_string(),
+                actual: actual.to_string(),
+            });
         }
         Ok(())
     }

@@ -53,7 +53,9 @@ pub fn lock_exclusive(path: &Path) -> Result<LockGuard, StoreError> {
 
 /// fsyncs a directory so a rename inside it is durable.
 pub fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
 }
 
 /// Renames `from` to `to` and makes it durable.
@@ -67,9 +69,13 @@ pub fn durable_rename(from: &Path, to: &Path) -> Result<(), StoreError> {
 
 /// Writes `bytes` to `path` atomically: readers see the old or the new file whole.
 pub fn write_atomic(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut tmp = tempfile::NamedTempFile::new_in(tmp_dir).map_err(|e| StoreError::io(tmp_dir, e))?;
-    tmp.write_all(bytes).map_err(|e| StoreError::io(tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| StoreError::io(tmp.path(), e))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(tmp_dir).map_err(|e| StoreError::io(tmp_dir, e))?;
+    tmp.write_all(bytes)
+        .map_err(|e| StoreError::io(tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| StoreError::io(tmp.path(), e))?;
     let tmp_path = tmp.into_temp_path();
     durable_rename(&tmp_path, path)?;
     // Already renamed away; keep TempPath from trying to delete the new file.
@@ -91,7 +97,10 @@ const STALE_AFTER: Duration = Duration::from_secs(60);
 impl ProcessTmp {
     /// Creates and locks `tmp/<pid>-<nanos>/`.
     pub fn create(tmp_root: &Path) -> Result<ProcessTmp, StoreError> {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let dir = tmp_root.join(format!("{}-{nanos}", std::process::id()));
         fs::create_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
         let lock = File::open(&dir).map_err(|e| StoreError::io(&dir, e))?;
@@ -118,14 +127,22 @@ pub fn clean_stale_tmp(tmp_root: &Path) -> Result<usize, StoreError> {
     let now = SystemTime::now();
     for entry in rd.flatten() {
         let path = entry.path();
-        let Ok(meta) = fs::symlink_metadata(&path) else { continue };
-        let age = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).unwrap_or_default();
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .unwrap_or_default();
         if age < STALE_AFTER {
             continue;
         }
         if meta.is_dir() {
             let Ok(dir) = File::open(&path) else { continue };
-            if flock(&dir, libc::LOCK_EX | libc::LOCK_NB).unwrap_or(false) && fs::remove_dir_all(&path).is_ok() {
+            if flock(&dir, libc::LOCK_EX | libc::LOCK_NB).unwrap_or(false)
+                && fs::remove_dir_all(&path).is_ok()
+            {
                 removed += 1;
             }
         } else if fs::remove_file(&path).is_ok() {

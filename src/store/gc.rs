@@ -28,25 +28,46 @@ impl Store {
 
     /// Like [`Store::gc`] but also keeps `blobs` and `chains` (e.g. the build
     /// cache's references).
-    pub fn gc_keeping(&self, blobs: &HashSet<Digest>, chains: &HashSet<ChainId>) -> Result<GcStats, StoreError> {
+    pub fn gc_keeping(
+        &self,
+        blobs: &HashSet<Digest>,
+        chains: &HashSet<ChainId>,
+    ) -> Result<GcStats, StoreError> {
         let gc_path = self.lock_path("gc.lock");
         // Upgrade our shared hold to exclusive; flock may drop the shared lock
         // on failure, so take it back either way.
-        let exclusive = flock(&self.gc_lock, libc::LOCK_EX | libc::LOCK_NB).map_err(|e| StoreError::io(&gc_path, e))?;
-        let result = if exclusive { self.collect(blobs, chains) } else { Ok(GcStats::default()) };
+        let exclusive = flock(&self.gc_lock, libc::LOCK_EX | libc::LOCK_NB)
+            .map_err(|e| StoreError::io(&gc_path, e))?;
+        let result = if exclusive {
+            self.collect(blobs, chains)
+        } else {
+            Ok(GcStats::default())
+        };
         flock(&self.gc_lock, libc::LOCK_SH).map_err(|e| StoreError::io(&gc_path, e))?;
         result
     }
 
-    fn collect(&self, keep_blobs: &HashSet<Digest>, keep_chains: &HashSet<ChainId>) -> Result<GcStats, StoreError> {
+    fn collect(
+        &self,
+        keep_blobs: &HashSet<Digest>,
+        keep_chains: &HashSet<ChainId>,
+    ) -> Result<GcStats, StoreError> {
         let _index = fsutil::lock_exclusive(&self.lock_path("index.lock"))?;
-        let mut stats = GcStats { ran: true, ..Default::default() };
+        let mut stats = GcStats {
+            ran: true,
+            ..Default::default()
+        };
         let mut live: HashSet<String> = keep_blobs.iter().map(|d| d.hex().to_string()).collect();
-        let mut live_chains: HashSet<String> = keep_chains.iter().map(|c| c.0.hex().to_string()).collect();
+        let mut live_chains: HashSet<String> =
+            keep_chains.iter().map(|c| c.0.hex().to_string()).collect();
         for e in self.read_index()? {
-            let Some(md) = e.manifest_digest() else { continue };
+            let Some(md) = e.manifest_digest() else {
+                continue;
+            };
             live.insert(md.hex().to_string());
-            let Ok(rec) = self.record_for(&e.desc) else { continue };
+            let Ok(rec) = self.record_for(&e.desc) else {
+                continue;
+            };
             live.insert(rec.id.hex().to_string());
             for l in rec.manifest.layers() {
                 if let Ok(d) = Digest::from_oci(l.digest()) {
@@ -58,7 +79,10 @@ impl Store {
             }
         }
         let blobs = self.root.join("blobs/sha256");
-        for entry in fs::read_dir(&blobs).map_err(|e| StoreError::io(&blobs, e))?.flatten() {
+        for entry in fs::read_dir(&blobs)
+            .map_err(|e| StoreError::io(&blobs, e))?
+            .flatten()
+        {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !live.contains(&name) {
                 let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
@@ -69,7 +93,10 @@ impl Store {
             }
         }
         let layers = self.root.join("layers");
-        for entry in fs::read_dir(&layers).map_err(|e| StoreError::io(&layers, e))?.flatten() {
+        for entry in fs::read_dir(&layers)
+            .map_err(|e| StoreError::io(&layers, e))?
+            .flatten()
+        {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !live_chains.contains(&name) {
                 // Rename out of sight first so a half-deleted dir is never visible.

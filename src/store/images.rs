@@ -45,7 +45,8 @@ impl Store {
         names: &[Reference],
     ) -> Result<ImageRecord, StoreError> {
         for l in &layers {
-            let d = Digest::from_oci(l.digest()).map_err(|_| StoreError::BlobMissing(l.digest().to_string()))?;
+            let d = Digest::from_oci(l.digest())
+                .map_err(|_| StoreError::BlobMissing(l.digest().to_string()))?;
             if !self.has_blob(&d) {
                 return Err(StoreError::BlobMissing(d.to_string()));
             }
@@ -58,12 +59,17 @@ impl Store {
 
     /// Adds an already stored manifest to the index under `names` (untagged
     /// if none), after checking that its config and layer blobs are present.
-    pub fn index_manifest(&self, manifest_desc: &Descriptor, names: &[Reference]) -> Result<ImageRecord, StoreError> {
+    pub fn index_manifest(
+        &self,
+        manifest_desc: &Descriptor,
+        names: &[Reference],
+    ) -> Result<ImageRecord, StoreError> {
         let md = Digest::from_oci(manifest_desc.digest())
             .map_err(|_| StoreError::BlobMissing(manifest_desc.digest().to_string()))?;
         let m: ImageManifest = self.read_json(&md)?;
         for d in std::iter::once(m.config()).chain(m.layers()) {
-            let d = Digest::from_oci(d.digest()).map_err(|_| StoreError::BlobMissing(d.digest().to_string()))?;
+            let d = Digest::from_oci(d.digest())
+                .map_err(|_| StoreError::BlobMissing(d.digest().to_string()))?;
             if !self.has_blob(&d) {
                 return Err(StoreError::BlobMissing(d.to_string()));
             }
@@ -91,7 +97,9 @@ impl Store {
         let mut seen: Vec<Digest> = Vec::new();
         let mut out = Vec::new();
         for e in &entries {
-            let Some(d) = e.manifest_digest() else { continue };
+            let Some(d) = e.manifest_digest() else {
+                continue;
+            };
             if seen.contains(&d) {
                 continue;
             }
@@ -119,7 +127,8 @@ impl Store {
             }
         }
         let hex = what.strip_prefix("sha256:").unwrap_or(what);
-        let is_hex = !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        let is_hex =
+            !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
         if is_hex {
             let hex = hex.to_ascii_lowercase();
             let mut found: Option<ImageRecord> = None;
@@ -150,10 +159,15 @@ impl Store {
     /// store open.
     pub fn remove(&self, what: &str, force: bool) -> Result<Vec<Removed>, StoreError> {
         let rec = self.resolve(what)?;
-        let by_name = Reference::parse(what).ok().filter(|r| r.digest().is_none() && rec.names.contains(r));
+        let by_name = Reference::parse(what)
+            .ok()
+            .filter(|r| r.digest().is_none() && rec.names.contains(r));
         if by_name.is_none() && rec.names.len() > 1 && !force {
             let names: Vec<String> = rec.names.iter().map(|n| n.familiar()).collect();
-            return Err(StoreError::MultipleNames { id: rec.id.short().to_string(), names: names.join(", ") });
+            return Err(StoreError::MultipleNames {
+                id: rec.id.short().to_string(),
+                names: names.join(", "),
+            });
         }
         let removed = self.update_index(|entries| {
             let mut out = Vec::new();
@@ -178,9 +192,13 @@ impl Store {
         Ok(removed)
     }
 
-    fn load_record(&self, entries: &[IndexEntry], desc: &Descriptor) -> Result<ImageRecord, StoreError> {
-        let manifest_digest =
-            Digest::from_oci(desc.digest()).map_err(|_| StoreError::BlobMissing(desc.digest().to_string()))?;
+    fn load_record(
+        &self,
+        entries: &[IndexEntry],
+        desc: &Descriptor,
+    ) -> Result<ImageRecord, StoreError> {
+        let manifest_digest = Digest::from_oci(desc.digest())
+            .map_err(|_| StoreError::BlobMissing(desc.digest().to_string()))?;
         let manifest: ImageManifest = self.read_json(&manifest_digest)?;
         let id = Digest::from_oci(manifest.config().digest())
             .map_err(|_| StoreError::BlobMissing(manifest.config().digest().to_string()))?;
@@ -192,7 +210,8 @@ impl Store {
             .collect();
         names.sort();
         names.dedup();
-        let size = manifest.config().size() + manifest.layers().iter().map(|l| l.size()).sum::<u64>();
+        let size =
+            manifest.config().size() + manifest.layers().iter().map(|l| l.size()).sum::<u64>();
         let created = config.created().as_deref().and_then(parse_rfc3339);
         Ok(ImageRecord {
             id,
@@ -222,7 +241,9 @@ fn set_names(entries: &mut Vec<IndexEntry>, manifest: &Descriptor, names: &[Refe
         });
         entries.push(IndexEntry::new(manifest, Some(name)));
     }
-    let has = |entries: &[IndexEntry], d: &Option<Digest>| entries.iter().any(|e| &e.manifest_digest() == d);
+    let has = |entries: &[IndexEntry], d: &Option<Digest>| {
+        entries.iter().any(|e| &e.manifest_digest() == d)
+    };
     if names.is_empty() {
         if !has(entries, &target) {
             entries.push(IndexEntry::new(manifest, None));

@@ -54,9 +54,16 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(StoreError::io(&path, e)),
         };
-        let index: ImageIndex = serde_json::from_slice(&bytes)
-            .map_err(|e| StoreError::Json { path: path.display().to_string(), source: e })?;
-        Ok(index.manifests().iter().cloned().map(|desc| IndexEntry { desc }).collect())
+        let index: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| StoreError::Json {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        Ok(index
+            .manifests()
+            .iter()
+            .cloned()
+            .map(|desc| IndexEntry { desc })
+            .collect())
     }
 
     /// Runs `f` on the index entries under the index lock and writes the result.

@@ -17,7 +17,9 @@ impl Store {
     /// The directory of the unpacked layer `chain`, if it exists.
     pub fn layer_dir(&self, chain: &ChainId) -> Option<PathBuf> {
         let dir = self.root.join("layers").join(chain.0.hex());
-        dir.join(COMPLETE_MARKER).is_file().then(|| dir.join("diff"))
+        dir.join(COMPLETE_MARKER)
+            .is_file()
+            .then(|| dir.join("diff"))
     }
 
     /// Returns the unpacked dir for `chain`, calling `unpack(empty_dir)` to
@@ -31,14 +33,18 @@ impl Store {
         if let Some(d) = self.layer_dir(chain) {
             return Ok(d);
         }
-        let _guard = fsutil::lock_exclusive(&self.lock_path(&format!("layer-{}.lock", chain.0.hex())))?;
+        let _guard =
+            fsutil::lock_exclusive(&self.lock_path(&format!("layer-{}.lock", chain.0.hex())))?;
         if let Some(d) = self.layer_dir(chain) {
             return Ok(d);
         }
         let work = self.tmp_dir().join(format!("layer-{}", chain.0.hex()));
         let diff = work.join("diff");
         fs::create_dir_all(&diff).map_err(|e| StoreError::io(&diff, e))?;
-        let failed = |message: String| StoreError::Unpack { chain: chain.to_string(), message };
+        let failed = |message: String| StoreError::Unpack {
+            chain: chain.to_string(),
+            message,
+        };
         if let Err(e) = unpack(&diff) {
             let _ = fs::remove_dir_all(&work);
             return Err(failed(e.to_string()));
@@ -46,7 +52,11 @@ impl Store {
         // Make the contents durable before they become visible.
         let dirfd = fs::File::open(&diff).map_err(|e| StoreError::io(&diff, e))?;
         nix::unistd::syncfs(&dirfd).map_err(|e| failed(format!("syncfs: {e}")))?;
-        fsutil::write_atomic(self.tmp_dir(), &work.join(COMPLETE_MARKER), chain.to_string().as_bytes())?;
+        fsutil::write_atomic(
+            self.tmp_dir(),
+            &work.join(COMPLETE_MARKER),
+            chain.to_string().as_bytes(),
+        )?;
         let dest = self.root.join("layers").join(chain.0.hex());
         fsutil::durable_rename(&work, &dest)?;
         Ok(dest.join("diff"))
@@ -60,14 +70,23 @@ impl Store {
         if diffs.len() != layers.len() {
             return Err(StoreError::Unpack {
                 chain: image.id.to_string(),
-                message: format!("config lists {} diff_ids but manifest has {} layers", diffs.len(), layers.len()),
+                message: format!(
+                    "config lists {} diff_ids but manifest has {} layers",
+                    diffs.len(),
+                    layers.len()
+                ),
             });
         }
         let chains = ChainId::all(&diffs);
-        let opts = UnpackOptions { mode: UnpackMode::OverlayLower, allow_devices: true, ..Default::default() };
+        let opts = UnpackOptions {
+            mode: UnpackMode::OverlayLower,
+            allow_devices: true,
+            ..Default::default()
+        };
         let mut out = Vec::with_capacity(chains.len());
         for (chain, desc) in chains.iter().zip(layers) {
-            let digest = Digest::from_oci(desc.digest()).map_err(|_| StoreError::BlobMissing(desc.digest().to_string()))?;
+            let digest = Digest::from_oci(desc.digest())
+                .map_err(|_| StoreError::BlobMissing(desc.digest().to_string()))?;
             let dir = self.unpacked_layer(chain, |dir| -> Result<(), StoreError> {
                 let blob = self.open_blob(&digest)?;
                 unpack_layer(std::io::BufReader::new(blob), dir, &opts)?;

@@ -40,20 +40,28 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("blob {0} is not in the store")]
     BlobMissing(String),
     #[error("blob content does not match its digest: expected {expected}, got {actual}")]
     DigestMismatch { expected: String, actual: String },
     #[error("{path}: invalid JSON: {source}")]
-    Json { path: String, source: serde_json::Error },
+    Json {
+        path: String,
+        source: serde_json::Error,
+    },
     #[error("image metadata: {0}")]
     Config(#[from] crate::image::config::ConfigError),
     #[error("no such image: {0}")]
     NotFound(String),
     #[error("{0:?} matches more than one image; give more of the ID")]
     Ambiguous(String),
-    #[error("image {id} is referenced by several names ({names}); remove them one by one or use -f")]
+    #[error(
+        "image {id} is referenced by several names ({names}); remove them one by one or use -f"
+    )]
     MultipleNames { id: String, names: String },
     #[error(transparent)]
     Layer(#[from] crate::layer::LayerError),
@@ -63,7 +71,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn io(path: impl AsRef<Path>, source: std::io::Error) -> StoreError {
-        StoreError::Io { path: path.as_ref().display().to_string(), source }
+        StoreError::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
     }
 }
 
@@ -128,7 +139,8 @@ impl Store {
 
     /// A new temp file in [`Store::tmp_dir`], e.g. for a layer blob being written.
     pub fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
-        tempfile::NamedTempFile::new_in(self.tmp_dir()).map_err(|e| StoreError::io(self.tmp_dir(), e))
+        tempfile::NamedTempFile::new_in(self.tmp_dir())
+            .map_err(|e| StoreError::io(self.tmp_dir(), e))
     }
 
     fn lock_path(&self, name: &str) -> PathBuf {

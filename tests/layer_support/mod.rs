@@ -29,7 +29,10 @@ pub fn need_tool(test: &str, tool: &str) -> bool {
     if found {
         return true;
     }
-    assert!(!ci(), "{test}: needs the {tool} tool (CI=true); run scripts/install-deps.sh");
+    assert!(
+        !ci(),
+        "{test}: needs the {tool} tool (CI=true); run scripts/install-deps.sh"
+    );
     eprintln!("SKIP {test}: {tool} not installed");
     false
 }
@@ -57,8 +60,17 @@ pub fn snapshot(root: &Path, with_dir_mtimes: bool) -> BTreeMap<String, Node> {
     out
 }
 
-fn walk(root: &Path, dir: &Path, dm: bool, out: &mut BTreeMap<String, Node>, inodes: &mut BTreeMap<u64, String>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+fn walk(
+    root: &Path,
+    dir: &Path,
+    dm: bool,
+    out: &mut BTreeMap<String, Node>,
+    inodes: &mut BTreeMap<u64, String>,
+) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in entries {
         let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
@@ -67,7 +79,13 @@ fn walk(root: &Path, dir: &Path, dm: bool, out: &mut BTreeMap<String, Node>, ino
         let (kind, content) = if ft.is_dir() {
             ("dir", Vec::new())
         } else if ft.is_symlink() {
-            ("symlink", std::fs::read_link(&p).unwrap().into_os_string().into_encoded_bytes())
+            (
+                "symlink",
+                std::fs::read_link(&p)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes(),
+            )
         } else if ft.is_file() {
             ("file", std::fs::read(&p).unwrap())
         } else if ft.is_char_device() {
@@ -86,11 +104,26 @@ fn walk(root: &Path, dir: &Path, dm: bool, out: &mut BTreeMap<String, Node>, ino
             })
             .unwrap_or_default();
         xattrs.sort();
-        let link_group = (ft.is_file() && m.nlink() > 1).then(|| inodes.entry(m.ino()).or_insert(rel.clone()).clone());
-        let mtime = if ft.is_dir() && !dm { None } else { Some(m.mtime()) };
+        let link_group = (ft.is_file() && m.nlink() > 1)
+            .then(|| inodes.entry(m.ino()).or_insert(rel.clone()).clone());
+        let mtime = if ft.is_dir() && !dm {
+            None
+        } else {
+            Some(m.mtime())
+        };
         out.insert(
             rel,
-            Node { kind, mode: m.mode() & 0o7777, uid: m.uid(), gid: m.gid(), mtime, content, rdev: m.rdev(), xattrs, link_group },
+            Node {
+                kind,
+                mode: m.mode() & 0o7777,
+                uid: m.uid(),
+                gid: m.gid(),
+                mtime,
+                content,
+                rdev: m.rdev(),
+                xattrs,
+                link_group,
+            },
         );
         if ft.is_dir() {
             walk(root, &p, dm, out, inodes);
