@@ -8,4 +8,5 @@
 pub mod image;
 pub mod layer;
 pub mod parser;
+pub mod progress;
 pub mod store;

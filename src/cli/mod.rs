@@ -36,7 +36,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Build an image from a Dockerfile
-    Build(build::BuildArgs),
+    Build(Box<build::BuildArgs>),
     /// Parse and lint a Dockerfile without building it
     Check(check::CheckArgs),
     #[command(flatten)]
@@ -97,7 +97,7 @@ pub fn main() -> i32 {
     };
     init_logging(cli.debug);
     let result = match cli.command {
-        Command::Build(a) => build::run(cli.root.as_deref(), a),
+        Command::Build(a) => build::run(cli.root.as_deref(), *a),
         Command::Check(a) => check::run(a),
         Command::Image(c) => image::run(cli.root.as_deref(), c),
     };
