@@ -175,3 +175,58 @@ fn layout_passes_oci_tools() {
     ]));
     assert!(Path::new(&root).join("oci-layout").is_file());
 }
+
+#[test]
+fn one_unpack_per_chain_id_across_store_handles() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let t = tempfile::tempdir().unwrap();
+    let chain = ChainId(rbuild::image::Digest::of_bytes(b"some layer"));
+    let calls = AtomicUsize::new(0);
+    let dirs: Vec<_> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    // Separate Store handles take separate flocks, as separate processes do.
+                    let store = Store::open(t.path()).unwrap();
+                    store
+                        .unpacked_layer(&chain, |dir| {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(200));
+                            fs::write(dir.join("f"), b"x")
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the layer was unpacked more than once"
+    );
+    assert!(dirs.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(fs::read(dirs[0].join("f")).unwrap(), b"x");
+}
+
+#[test]
+fn stale_temp_entries_of_dead_processes_are_removed() {
+    let t = tempfile::tempdir().unwrap();
+    let live = Store::open(t.path()).unwrap();
+    let stale = t.path().join("tmp/999999-1");
+    fs::create_dir_all(stale.join("layer-x/diff")).unwrap();
+    let old = nix::sys::time::TimeSpec::new(1_000_000, 0);
+    for p in [&stale, &live.tmp_dir().to_path_buf()] {
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            p.as_path(),
+            &old,
+            &old,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .unwrap();
+    }
+    let _second = Store::open(t.path()).unwrap();
+    assert!(!stale.exists(), "a dead process's temp dir is removed");
+    assert!(live.tmp_dir().exists(), "a live process's temp dir is kept");
+}
