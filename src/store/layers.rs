@@ -78,9 +78,9 @@ impl Store {
             });
         }
         let chains = ChainId::all(&diffs);
+        // No device nodes from images: the runtime provides /dev.
         let opts = UnpackOptions {
             mode: UnpackMode::OverlayLower,
-            allow_devices: true,
             ..Default::default()
         };
         let mut out = Vec::with_capacity(chains.len());
