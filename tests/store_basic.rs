@@ -5,15 +5,13 @@
 
 mod layer_support;
 
-use layer_support::{need_tool, run};
-use rbuild::image::config::{empty_config, push_history};
+use layer_support::{commit_one_layer, need_tool, run};
 use rbuild::image::{ChainId, Reference};
 use rbuild::layer::{Compression, DiffOptions};
 use rbuild::store::{ImageRecord, Removed, Store};
 use std::fs;
 use std::path::Path;
 use std::process::Command;
-use std::time::SystemTime;
 
 fn name(s: &str) -> Reference {
     Reference::parse(s).unwrap()
@@ -26,17 +24,7 @@ fn commit(store: &Store, content: &str, names: &[&str]) -> ImageRecord {
     let (desc, blob) = store
         .put_layer_from_dir(dir.path(), &DiffOptions::default(), Compression::Gzip)
         .unwrap();
-    let mut cfg = empty_config(SystemTime::now());
-    push_history(
-        &mut cfg,
-        Some(&blob.diff_id),
-        SystemTime::now(),
-        "test",
-        None,
-    )
-    .unwrap();
-    let names: Vec<Reference> = names.iter().map(|n| name(n)).collect();
-    store.put_image(&cfg, vec![desc], &names).unwrap()
+    commit_one_layer(store, (desc, blob), names)
 }
 
 #[test]

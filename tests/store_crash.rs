@@ -4,7 +4,9 @@
 //! must match its digest. Two children tagging at once must not lose names.
 //! The children are this test binary re-run on the ignored `child_writer`.
 
-use rbuild::image::config::{empty_config, push_history};
+mod layer_support;
+
+use layer_support::commit_one_layer;
 use rbuild::image::{Digest, Reference};
 use rbuild::layer::Compression;
 use rbuild::store::Store;
@@ -41,17 +43,7 @@ fn child_writer() {
         let (desc, blob) = store
             .put_layer_from_tar(&tar[..], Compression::Gzip)
             .unwrap();
-        let mut cfg = empty_config(SystemTime::now());
-        push_history(
-            &mut cfg,
-            Some(&blob.diff_id),
-            SystemTime::now(),
-            "writer",
-            None,
-        )
-        .unwrap();
-        let n = Reference::parse(&format!("localhost/{prefix}:{i}")).unwrap();
-        let rec = store.put_image(&cfg, vec![desc], &[n]).unwrap();
+        let rec = commit_one_layer(&store, (desc, blob), &[&format!("localhost/{prefix}:{i}")]);
         let second = Reference::parse(&format!("localhost/{prefix}-alias:{i}")).unwrap();
         store.tag(&second, &rec.manifest_desc).unwrap();
     }

@@ -142,3 +142,20 @@ pub fn run(cmd: &mut std::process::Command) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Commits an image made of one stored layer under `names`.
+pub fn commit_one_layer(
+    store: &rbuild::store::Store,
+    layer: (oci_spec::image::Descriptor, rbuild::layer::LayerBlob),
+    names: &[&str],
+) -> rbuild::store::ImageRecord {
+    let now = std::time::SystemTime::now();
+    let mut cfg = rbuild::image::config::empty_config(now);
+    rbuild::image::config::push_history(&mut cfg, Some(&layer.1.diff_id), now, "test", None)
+        .unwrap();
+    let names: Vec<rbuild::image::Reference> = names
+        .iter()
+        .map(|n| rbuild::image::Reference::parse(n).unwrap())
+        .collect();
+    store.put_image(&cfg, vec![layer.0], &names).unwrap()
+}
