@@ -253,7 +253,7 @@ fn images(store: &Store, a: ImagesArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Prints columns separated by three spaces, padded like Docker's tabwriter.
+/// Prints aligned columns like Docker's table output.
 fn print_table(rows: &[Vec<String>]) -> Result<()> {
     let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..ncols)
@@ -272,8 +272,9 @@ fn print_table(rows: &[Vec<String>]) -> Result<()> {
             if i + 1 == r.len() {
                 line.push_str(cell);
             } else {
-                let w = widths.get(i).copied().unwrap_or(0);
-                line.push_str(&format!("{cell:<w$}   "));
+                // Docker's tabwriter: min width 10, padding 3.
+                let w = (widths.get(i).copied().unwrap_or(0) + 3).max(10);
+                line.push_str(&format!("{cell:<w$}"));
             }
         }
         writeln!(out, "{}", line.trim_end())?;

@@ -114,7 +114,8 @@ pub fn save(
         ArchiveFormat::DockerArchive => save_docker(store, images, &mut b)?,
         ArchiveFormat::OciArchive => save_oci(store, images, &mut b)?,
     }
-    b.finish().map_err(io_err("archive"))
+    let mut out = b.into_inner().map_err(io_err("archive"))?;
+    out.flush().map_err(io_err("archive"))
 }
 
 fn save_docker<W: Write>(

@@ -73,6 +73,10 @@ pub fn open_layer_stream<'a>(mut reader: impl Read + 'a) -> io::Result<Box<dyn R
     Ok(match head.as_slice() {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(whole)),
         [0x28, 0xb5, 0x2f, 0xfd] => Box::new(zstd::Decoder::new(whole)?),
+        [b'B', b'Z', b'h', ..] | [0xfd, b'7', b'z', b'X'] => return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "bzip2 and xz archives are not supported: decompress it first (or use gzip or zstd)",
+        )),
         _ => Box::new(whole),
     })
 }
