@@ -127,3 +127,23 @@ fn run<E: Write>(enc: E, produce: Box<TarFn>) -> Result<(E, Digest, u64), LayerE
     tar.flush().map_err(|e| LayerError::io("<layer blob>", e))?;
     Ok(tar.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_header_is_reproducible_and_digests_match() {
+        let tar = vec![0u8; 2048];
+        let (gz, blob) = compress_tar_stream(&tar[..], Compression::Gzip, Vec::new()).unwrap();
+        // ID1 ID2 CM FLG MTIME(4): no FNAME flag, zero mtime.
+        assert_eq!(gz.get(..8), Some(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0][..]));
+        assert_eq!(blob.digest, Digest::of_bytes(&gz));
+        assert_eq!(blob.diff_id.0, Digest::of_bytes(&tar));
+        assert_eq!((blob.size, blob.tar_size), (gz.len() as u64, 2048));
+        let (zst, zblob) = compress_tar_stream(&tar[..], Compression::Zstd, Vec::new()).unwrap();
+        assert_eq!(zst.get(..4), Some(&[0x28, 0xb5, 0x2f, 0xfd][..]));
+        assert_eq!(zblob.diff_id, blob.diff_id);
+        assert_eq!(zblob.media_type, MediaType::ImageLayerZstd);
+    }
+}
