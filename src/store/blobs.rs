@@ -79,12 +79,7 @@ impl Store {
     ) -> Result<Descriptor, StoreError> {
         let dest = self.blob_path(digest);
         if !dest.exists() {
-            tmp.as_file()
-                .sync_all()
-                .map_err(|e| StoreError::io(tmp.path(), e))?;
-            let tmp_path = tmp.into_temp_path();
-            fsutil::durable_rename(&tmp_path, &dest)?;
-            std::mem::forget(tmp_path);
+            fsutil::persist(tmp, &dest)?;
         }
         Ok(descriptor(media_type, digest, size))
     }

@@ -67,20 +67,25 @@ pub fn durable_rename(from: &Path, to: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// Makes a finished temp file durable and renames it to `to` (same filesystem).
+pub fn persist(tmp: tempfile::NamedTempFile, to: &Path) -> Result<(), StoreError> {
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| StoreError::io(tmp.path(), e))?;
+    tmp.persist(to).map_err(|e| StoreError::io(to, e.error))?;
+    match to.parent() {
+        Some(p) => fsync_dir(p),
+        None => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: readers see the old or the new file whole.
 pub fn write_atomic(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut tmp =
         tempfile::NamedTempFile::new_in(tmp_dir).map_err(|e| StoreError::io(tmp_dir, e))?;
     tmp.write_all(bytes)
         .map_err(|e| StoreError::io(tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| StoreError::io(tmp.path(), e))?;
-    let tmp_path = tmp.into_temp_path();
-    durable_rename(&tmp_path, path)?;
-    // Already renamed away; keep TempPath from trying to delete the new file.
-    std::mem::forget(tmp_path);
-    Ok(())
+    persist(tmp, path)
 }
 
 /// This process's private directory under the store's `tmp/`, alive while

@@ -60,12 +60,13 @@ impl Store {
         let mut live: HashSet<String> = keep_blobs.iter().map(|d| d.hex().to_string()).collect();
         let mut live_chains: HashSet<String> =
             keep_chains.iter().map(|c| c.0.hex().to_string()).collect();
-        for e in self.read_index()? {
+        let entries = self.read_index()?;
+        for e in &entries {
             let Some(md) = e.manifest_digest() else {
                 continue;
             };
             live.insert(md.hex().to_string());
-            let Ok(rec) = self.record_for(&e.desc) else {
+            let Ok(rec) = self.load_record(&entries, &e.desc) else {
                 continue;
             };
             live.insert(rec.id.hex().to_string());

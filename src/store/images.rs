@@ -192,7 +192,7 @@ impl Store {
         Ok(removed)
     }
 
-    fn load_record(
+    pub(super) fn load_record(
         &self,
         entries: &[IndexEntry],
         desc: &Descriptor,
