@@ -105,6 +105,13 @@ fn import_list_inspect_tag_rmi_save_load() {
     assert_eq!(img["Os"], "linux");
     assert_eq!(img["RootFS"]["Layers"].as_array().unwrap().len(), 1);
     assert!(run(rbuild(&root).args(["history", short])).contains("my busybox"));
+    let f = run(rbuild(&root).args([
+        "inspect",
+        "-f",
+        "{{.Id}} {{json .Config.Cmd}}",
+        "localhost/busybox:test",
+    ]));
+    assert_eq!(f.trim(), format!("{id} [\"/bin/sh\"]"));
 
     // The stored layer holds busybox intact.
     let store = rbuild::store::Store::open(&root).unwrap();

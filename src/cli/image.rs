@@ -102,6 +102,9 @@ pub struct HistoryArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// Print only the fields named in Go-template style: '{{.Id}}', '{{json .Config}}'
+    #[arg(short, long)]
+    pub format: Option<String>,
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
 }
@@ -130,6 +133,13 @@ pub fn run(root: Option<&Path>, cmd: ImageCommand) -> Result<i32> {
             let mut code = 0;
             for name in &a.images {
                 match store.resolve(name) {
+                    Ok(rec) if a.format.is_some() => {
+                        let f = a.format.as_deref().unwrap_or_default();
+                        println!(
+                            "{}",
+                            inspect::format_fields(&inspect::inspect_json(&rec), f)?
+                        );
+                    }
                     Ok(rec) => out.push(inspect::inspect_json(&rec)),
                     Err(e) => {
                         eprintln!("Error: {e}");
@@ -137,7 +147,9 @@ pub fn run(root: Option<&Path>, cmd: ImageCommand) -> Result<i32> {
                     }
                 }
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            if a.format.is_none() {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
             Ok(code)
         }
         ImageCommand::Save(a) => save(&store, a),

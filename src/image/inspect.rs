@@ -6,6 +6,49 @@
 use crate::store::ImageRecord;
 use serde_json::{json, Map, Value};
 
+/// Errors from `--format` templates.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("--format {0:?}: unterminated '{{{{'")]
+    Unterminated(String),
+    #[error("--format {0:?}: only '{{{{.Field.Path}}}}' and '{{{{json .Field.Path}}}}' are supported, not {1:?}")]
+    Unsupported(String, String),
+}
+
+/// Expands the `{{.A.B}}` / `{{json .A.B}}` subset of Docker's Go templates
+/// against `value`: strings print raw, other values as JSON, missing as `<no value>`.
+pub fn format_fields(value: &Value, template: &str) -> Result<String, FormatError> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(rest.get(..start).unwrap_or_default());
+        let after = rest.get(start + 2..).unwrap_or_default();
+        let end = after
+            .find("}}")
+            .ok_or_else(|| FormatError::Unterminated(template.to_string()))?;
+        let action = after.get(..end).unwrap_or_default().trim();
+        let (as_json, path) = match action.strip_prefix("json ") {
+            Some(p) => (true, p.trim()),
+            None => (false, action),
+        };
+        let path = path
+            .strip_prefix('.')
+            .ok_or_else(|| FormatError::Unsupported(template.to_string(), action.to_string()))?;
+        let mut v = Some(value);
+        for key in path.split('.').filter(|k| !k.is_empty()) {
+            v = v.and_then(|x| x.get(key));
+        }
+        match (v, as_json) {
+            (None, _) => out.push_str("<no value>"),
+            (Some(Value::String(s)), false) => out.push_str(s),
+            (Some(x), _) => out.push_str(&x.to_string()),
+        }
+        rest = after.get(end + 2..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// The inspect object for one image.
 pub fn inspect_json(rec: &ImageRecord) -> Value {
     let cfg = &rec.config;
@@ -78,4 +121,23 @@ pub fn inspect_json(rec: &ImageRecord) -> Value {
             "Layers": cfg.rootfs().diff_ids(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_fields() {
+        let v = json!({"Id": "sha256:x", "Config": {"Cmd": ["sh"], "User": ""}});
+        let f = |t: &str| format_fields(&v, t).unwrap_or_else(|e| e.to_string());
+        assert_eq!(f("{{.Id}}"), "sha256:x");
+        assert_eq!(
+            f("id={{ .Id }} cmd={{json .Config.Cmd}}"),
+            r#"id=sha256:x cmd=["sh"]"#
+        );
+        assert_eq!(f("{{.Nope}}"), "<no value>");
+        assert!(format_fields(&v, "{{.Id").is_err());
+        assert!(format_fields(&v, "{{range .X}}").is_err());
+    }
 }
