@@ -6,3 +6,4 @@
 //! the library; the `rbuild` binary (src/main.rs) is a thin CLI over it.
 
 pub mod parser;
+pub mod sandbox;
