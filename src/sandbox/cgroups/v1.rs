@@ -235,9 +235,9 @@ mod tests {
             cpus: Some(1.5),
             pids: Some(64),
         };
-        let settings = settings(&limits).expect("settings");
+        let written = settings(&limits).expect("settings");
         assert_eq!(
-            settings,
+            written,
             vec![
                 ("memory", "memory.limit_in_bytes", "67108864".to_string()),
                 ("memory", "memory.memsw.limit_in_bytes", "-1".to_string()),

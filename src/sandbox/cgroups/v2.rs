@@ -192,9 +192,9 @@ mod tests {
             cpus: Some(1.5),
             pids: Some(64),
         };
-        let settings = settings(&limits).expect("settings");
+        let written = settings(&limits).expect("settings");
         assert_eq!(
-            settings,
+            written,
             vec![
                 ("memory.max", "67108864".to_string()),
                 ("memory.swap.max", "67108864".to_string()),
@@ -208,9 +208,9 @@ mod tests {
             pids: Some(0),
             ..Limits::default()
         };
-        let settings = settings(&unlimited_swap).expect("settings");
-        assert!(settings.contains(&("memory.swap.max", "max".to_string())));
-        assert!(settings.contains(&("pids.max", "max".to_string())));
+        let unlimited = settings(&unlimited_swap).expect("settings");
+        assert!(unlimited.contains(&("memory.swap.max", "max".to_string())));
+        assert!(unlimited.contains(&("pids.max", "max".to_string())));
     }
 
     #[test]
