@@ -43,7 +43,10 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::Ex
 
 /// Every directory a group called `name` could have, whatever the layout.
 fn candidate_dirs(name: &str) -> Vec<PathBuf> {
-    match layout::detect_current().expect("read /proc").expect("cgroups mounted") {
+    match layout::detect_current()
+        .expect("read /proc")
+        .expect("cgroups mounted")
+    {
         Layout::Legacy {
             controllers,
             unified,
@@ -64,7 +67,9 @@ fn assert_gone(name: &str) {
 
 #[test]
 fn oom_kill_is_detected() {
-    let (true, Some(busybox)) = (require_root(), busybox()) else { return };
+    let (true, Some(busybox)) = (require_root(), busybox()) else {
+        return;
+    };
     let name = unique("oom");
     let limits = Limits {
         memory: Some(64 << 20),
@@ -74,7 +79,10 @@ fn oom_kill_is_detected() {
     let group = Cgroup::create(&name, &limits).expect("create memory cgroup");
     assert_eq!(group.memory_limit(), Some(64 << 20));
     // Command substitution keeps 200 MB in the shell's memory.
-    let mut child = spawn_gated(&busybox, "v=$(head -c 200000000 /dev/zero | tr '\\0' a); exit 0");
+    let mut child = spawn_gated(
+        &busybox,
+        "v=$(head -c 200000000 /dev/zero | tr '\\0' a); exit 0",
+    );
     group.add_pid(child.id() as i32).expect("add pid");
     assert!(!group.oom_killed());
     release(&mut child);
@@ -90,7 +98,9 @@ fn oom_kill_is_detected() {
 
 #[test]
 fn fork_bomb_is_contained_by_pids_limit() {
-    let (true, Some(busybox)) = (require_root(), busybox()) else { return };
+    let (true, Some(busybox)) = (require_root(), busybox()) else {
+        return;
+    };
     let name = unique("bomb");
     let limits = Limits {
         pids: Some(64),
@@ -113,13 +123,18 @@ fn fork_bomb_is_contained_by_pids_limit() {
     assert!(wait_timeout(&mut child, Duration::from_secs(5)).is_some());
     assert_gone(&name);
     // The host can still fork.
-    let status = Command::new(&busybox).arg("true").status().expect("host still forks");
+    let status = Command::new(&busybox)
+        .arg("true")
+        .status()
+        .expect("host still forks");
     assert!(status.success());
 }
 
 #[test]
 fn cpu_quota_and_membership_are_visible() {
-    let (true, Some(busybox)) = (require_root(), busybox()) else { return };
+    let (true, Some(busybox)) = (require_root(), busybox()) else {
+        return;
+    };
     let name = unique("cpu");
     let limits = Limits {
         cpus: Some(1.5),
@@ -145,7 +160,10 @@ fn cpu_quota_and_membership_are_visible() {
         other => panic!("unexpected cpu quota {other:?}"),
     }
     let membership = std::fs::read_to_string(format!("/proc/{}/cgroup", child.id())).expect("read");
-    assert!(membership.contains(&format!("/rbuild/{name}")), "{membership}");
+    assert!(
+        membership.contains(&format!("/rbuild/{name}")),
+        "{membership}"
+    );
     assert_eq!(group.stats().expect("stats").pids_current, 1);
     // Drop alone must kill the member and remove the directories.
     drop(group);
@@ -174,7 +192,9 @@ fn failed_create_leaves_nothing() {
 
 #[test]
 fn hundred_create_destroy_cycles_leave_nothing() {
-    let (true, Some(busybox)) = (require_root(), busybox()) else { return };
+    let (true, Some(busybox)) = (require_root(), busybox()) else {
+        return;
+    };
     let limits = Limits {
         memory: Some(32 << 20),
         cpus: Some(0.5),

@@ -75,8 +75,7 @@ fn slirp_helpers_for(pid: u32) -> Vec<String> {
 
 #[test]
 fn private_network_has_tap_route_and_port_forward() {
-    let (true, Some(busybox), Some(_)) =
-        (require_root(), busybox(), require_tool("slirp4netns"))
+    let (true, Some(busybox), Some(_)) = (require_root(), busybox(), require_tool("slirp4netns"))
     else {
         return;
     };
@@ -92,7 +91,10 @@ fn private_network_has_tap_route_and_port_forward() {
     assert!(addr.contains("inet 10.0.2.100/24"), "tap0: {addr}");
     assert!(addr.contains("mtu 65520"), "tap0: {addr}");
     let routes = run_in_netns(&busybox, pid, &["ip", "route"]);
-    assert!(routes.contains("default via 10.0.2.2 dev tap0"), "routes: {routes}");
+    assert!(
+        routes.contains("default via 10.0.2.2 dev tap0"),
+        "routes: {routes}"
+    );
 
     let port = free_port();
     let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -109,7 +111,11 @@ fn private_network_has_tap_route_and_port_forward() {
 
     assert_eq!(slirp_helpers_for(pid).len(), 1);
     attachment.detach();
-    assert_eq!(slirp_helpers_for(pid), Vec::<String>::new(), "slirp4netns leaked");
+    assert_eq!(
+        slirp_helpers_for(pid),
+        Vec::<String>::new(),
+        "slirp4netns leaked"
+    );
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -126,7 +132,9 @@ fn read_with_retry(port: u16) -> String {
         });
         match attempt {
             Ok(reply) if !reply.is_empty() => return reply,
-            _ if Instant::now() > deadline => panic!("no reply through the port forward: {attempt:?}"),
+            _ if Instant::now() > deadline => {
+                panic!("no reply through the port forward: {attempt:?}")
+            }
             _ => std::thread::sleep(Duration::from_millis(50)),
         }
     }
@@ -134,17 +142,16 @@ fn read_with_retry(port: u16) -> String {
 
 #[test]
 fn none_mode_has_only_loopback_up() {
-    let (true, Some(busybox)) = (require_root(), busybox()) else { return };
+    let (true, Some(busybox)) = (require_root(), busybox()) else {
+        return;
+    };
     let mut child = spawn_in_new_netns(&busybox, "sleep 30");
     let (attachment, warning) =
         NetworkAttachment::attach(NetworkMode::None, child.id() as i32).expect("attach none");
     assert_eq!(warning, None);
     assert_eq!(attachment.helper_name(), None);
     let links = run_in_netns(&busybox, child.id(), &["ip", "-o", "link"]);
-    let names: Vec<&str> = links
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1))
-        .collect();
+    let names: Vec<&str> = links.lines().filter_map(|l| l.split(": ").nth(1)).collect();
     assert_eq!(names, vec!["lo"], "{links}");
     assert!(links.contains("UP"), "lo is down: {links}");
     attachment.detach();
@@ -154,10 +161,15 @@ fn none_mode_has_only_loopback_up() {
 
 #[test]
 fn attach_to_missing_process_is_a_clear_error() {
-    let (true, Some(_)) = (require_root(), require_tool("slirp4netns")) else { return };
+    let (true, Some(_)) = (require_root(), require_tool("slirp4netns")) else {
+        return;
+    };
     // Pids above pid_max are never in use.
     let err = NetworkAttachment::attach(NetworkMode::Private, 99_999_999).expect_err("no such pid");
     let text = err.to_string();
-    assert!(text.contains("slirp4netns") && text.contains("99999999"), "{text}");
+    assert!(
+        text.contains("slirp4netns") && text.contains("99999999"),
+        "{text}"
+    );
     assert!(slirp_helpers_for(99_999_999).is_empty());
 }

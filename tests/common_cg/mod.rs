@@ -38,7 +38,10 @@ pub fn tool(name: &str) -> Option<PathBuf> {
 
 pub fn require_tool(name: &str) -> Option<PathBuf> {
     let found = tool(name);
-    if require(found.is_some(), &format!("{name} is not installed (scripts/install-deps.sh)")) {
+    if require(
+        found.is_some(),
+        &format!("{name} is not installed (scripts/install-deps.sh)"),
+    ) {
         found
     } else {
         None
@@ -59,7 +62,10 @@ pub fn unique(prefix: &str) -> String {
 /// The static busybox binary tests use for tiny commands.
 pub fn busybox() -> Option<PathBuf> {
     let path = PathBuf::from("/bin/busybox");
-    if require(path.is_file(), "/bin/busybox is missing (apt-get install busybox-static)") {
+    if require(
+        path.is_file(),
+        "/bin/busybox is missing (apt-get install busybox-static)",
+    ) {
         Some(path)
     } else {
         None
@@ -73,10 +79,39 @@ pub fn busybox_rootfs(dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir.join(sub))?;
     }
     std::fs::copy("/bin/busybox", dir.join("bin/busybox"))?;
-    for applet in ["sh", "cat", "echo", "ls", "sleep", "nc", "ip", "ifconfig", "route", "id", "hostname", "grep", "head", "true", "false", "wc"] {
+    for applet in [
+        "sh", "echo", "ls", "sleep", "nc", "ip", "ifconfig", "route", "id", "hostname", "grep",
+        "head", "true", "false", "wc", "cat", "touch", "tr",
+    ] {
         std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet))?;
     }
     std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
     std::fs::write(dir.join("etc/group"), "root:x:0:\n")?;
+    // Targets for the runtime's /etc binds.
+    for file in ["hostname", "hosts", "resolv.conf"] {
+        std::fs::write(dir.join("etc").join(file), "")?;
+    }
     Ok(())
+}
+
+/// crun 1.8 refuses hybrid cgroups where cgroup2 still owns hugetlb (this
+/// VM): give hugetlb a v1 hierarchy, as /work/shared/peers/common.sh does.
+/// Idempotent; a no-op on pure v1/v2 hosts.
+pub fn fix_hybrid_cgroups_for_crun() {
+    let unified = Path::new("/sys/fs/cgroup/unified");
+    let owned = std::fs::read_to_string(unified.join("cgroup.controllers")).unwrap_or_default();
+    if owned.trim().is_empty() {
+        return;
+    }
+    let hugetlb = Path::new("/sys/fs/cgroup/hugetlb");
+    let _ = std::fs::create_dir_all(hugetlb);
+    let status = std::process::Command::new("mount")
+        .args(["-t", "cgroup", "-o", "hugetlb", "cgroup"])
+        .arg(hugetlb)
+        .status();
+    let owned = std::fs::read_to_string(unified.join("cgroup.controllers")).unwrap_or_default();
+    assert!(
+        owned.trim().is_empty(),
+        "could not move hugetlb off cgroup2 for crun (mount: {status:?}); cgroup2 still owns {owned:?}"
+    );
 }
