@@ -7,3 +7,4 @@
 
 pub mod parser;
 pub mod sandbox;
+pub mod progress;
