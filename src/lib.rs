@@ -6,5 +6,5 @@
 //! the library; the `rbuild` binary (src/main.rs) is a thin CLI over it.
 
 pub mod parser;
-pub mod sandbox;
 pub mod progress;
+pub mod sandbox;

@@ -85,11 +85,16 @@ fn oom_kill_is_detected() {
     );
     group.add_pid(child.id() as i32).expect("add pid");
     assert!(!group.oom_killed());
+    assert_eq!(group.oom_message(), None);
     release(&mut child);
     let status = wait_timeout(&mut child, Duration::from_secs(60)).expect("allocator finished");
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL), "status {status:?}");
     assert!(group.oom_killed(), "oom kill not reported");
+    assert_eq!(
+        group.oom_message().as_deref(),
+        Some("killed: out of memory (limit 64 MiB)")
+    );
     let stats = group.stats().expect("stats");
     assert_eq!(stats.memory_limit, Some(64 << 20));
     group.destroy().expect("destroy");

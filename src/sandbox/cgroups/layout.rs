@@ -8,7 +8,7 @@
 //! is pure so it is unit-tested on captured text; nothing is written.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The v1 controllers rbuild creates groups in when they are mounted:
 /// memory/cpu/pids carry limits, cpuacct carries CPU usage for `stats`, and
@@ -183,11 +183,6 @@ pub fn detect_current() -> std::io::Result<Option<Layout>> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
     let self_cgroup = std::fs::read_to_string("/proc/self/cgroup")?;
     Ok(detect(&mountinfo, &self_cgroup))
-}
-
-/// True when `dir` is inside `mount` (used to keep group paths in cgroupfs).
-pub fn is_within(dir: &Path, mount: &Path) -> bool {
-    dir.starts_with(mount)
 }
 
 #[cfg(test)]

@@ -142,7 +142,7 @@ impl Cgroup {
             }
             Layout::Unified { mount, own } => {
                 let base = if rootless {
-                    delegated_base(&mount, &own)?
+                    delegated_v2_base(&mount, &own)?
                 } else {
                     mount
                 };
@@ -203,6 +203,18 @@ impl Cgroup {
         self.memory_limit
     }
 
+    /// "killed: out of memory (limit 64 MiB)" once the kernel OOM-killed a
+    /// process of this group; what the sandbox prints before exiting 137.
+    pub fn oom_message(&self) -> Option<String> {
+        if !self.oom_killed() {
+            return None;
+        }
+        Some(match self.memory_limit {
+            Some(limit) => format!("killed: out of memory (limit {})", format_bytes(limit)),
+            None => "killed: out of memory".to_string(),
+        })
+    }
+
     pub fn stats(&self) -> Result<CgroupStats, CgroupError> {
         match &self.driver {
             Some(Driver::V1(g)) => g.stats(),
@@ -243,6 +255,27 @@ impl Drop for Cgroup {
     }
 }
 
+/// Binary-unit size for messages: "64 MiB", "1.5 GiB", "512 B".
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let unit_name = UNITS.get(unit).copied().unwrap_or("B");
+    if value.fract() == 0.0 {
+        format!("{value:.0} {unit_name}")
+    } else {
+        let text = format!("{value:.2}");
+        format!(
+            "{} {unit_name}",
+            text.trim_end_matches('0').trim_end_matches('.')
+        )
+    }
+}
+
 /// Group names become directory names: keep them to one safe component.
 fn validate_name(name: &str) -> Result<(), CgroupError> {
     let valid = !name.is_empty()
@@ -264,10 +297,11 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// For a rootless v2 user: the topmost ancestor of our own cgroup (below the
+/// For a rootless v2 user (`mount` the cgroup2 mount point, `own` this
+/// process's cgroup directory): the topmost ancestor of our own cgroup (below the
 /// mount) that we may write, i.e. systemd's delegated `user@UID.service`.
 /// Our own cgroup holds processes, so controllers cannot be enabled below it.
-fn delegated_base(mount: &Path, own: &Path) -> Result<PathBuf, CgroupError> {
+pub fn delegated_v2_base(mount: &Path, own: &Path) -> Result<PathBuf, CgroupError> {
     let writable = |dir: &Path| {
         let control = dir.join("cgroup.subtree_control");
         std::ffi::CString::new(control.as_os_str().as_encoded_bytes())
@@ -306,6 +340,15 @@ mod tests {
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(cpu_quota(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn sizes_for_messages() {
+        assert_eq!(format_bytes(64 << 20), "64 MiB");
+        assert_eq!(format_bytes(3 << 29), "1.5 GiB");
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(1000 << 10), "1000 KiB");
+        assert_eq!(format_bytes(u64::MAX), "16384 PiB");
     }
 
     #[test]

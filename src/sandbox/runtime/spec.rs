@@ -286,3 +286,131 @@ pub fn build(
     }
     builder.build().map_err(oci)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::cgroups::Limits;
+    use serde_json::Value;
+
+    fn json(spec: &BundleSpec, netns: Option<&Path>) -> Value {
+        let config = build(
+            spec,
+            netns,
+            &[("/etc/hostname", PathBuf::from("/b/hostname"))],
+        )
+        .expect("build config");
+        serde_json::to_value(config).expect("serialize")
+    }
+
+    fn namespace_types(config: &Value) -> Vec<String> {
+        config["linux"]["namespaces"]
+            .as_array()
+            .expect("namespaces")
+            .iter()
+            .map(|ns| ns["type"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn docker_like_defaults() {
+        let rootfs = tempfile::tempdir().expect("tempdir");
+        let mut spec = BundleSpec::new(rootfs.path(), vec!["/bin/sh".into()]);
+        spec.network = NetworkMode::None;
+        spec.hostname = Some("h".into());
+        let config = json(&spec, None);
+        assert_eq!(config["hostname"], "h");
+        assert_eq!(config["process"]["rlimits"], serde_json::json!([]));
+        assert_eq!(config["process"]["terminal"], false);
+        let bounding = config["process"]["capabilities"]["bounding"]
+            .as_array()
+            .expect("caps");
+        assert_eq!(bounding.len(), 14);
+        assert!(bounding.contains(&Value::from("CAP_NET_RAW")));
+        assert!(!bounding.contains(&Value::from("CAP_SYS_ADMIN")));
+        assert_eq!(
+            namespace_types(&config),
+            ["pid", "ipc", "uts", "mount", "network"]
+        );
+        let masked = config["linux"]["maskedPaths"].as_array().expect("masked");
+        assert!(masked.contains(&Value::from("/proc/kcore")));
+        let destinations: Vec<&str> = config["mounts"]
+            .as_array()
+            .expect("mounts")
+            .iter()
+            .filter_map(|m| m["destination"].as_str())
+            .collect();
+        for wanted in [
+            "/proc",
+            "/dev",
+            "/dev/pts",
+            "/dev/shm",
+            "/dev/mqueue",
+            "/sys",
+            "/sys/fs/cgroup",
+            "/etc/hostname",
+        ] {
+            assert!(
+                destinations.contains(&wanted),
+                "{wanted} missing: {destinations:?}"
+            );
+        }
+        let canonical = std::fs::canonicalize(rootfs.path()).expect("canonicalize");
+        assert_eq!(config["root"]["path"], canonical.to_string_lossy().as_ref());
+        assert_eq!(config["linux"]["resources"]["devices"][0]["allow"], false);
+    }
+
+    #[test]
+    fn network_modes_and_limits() {
+        let rootfs = tempfile::tempdir().expect("tempdir");
+        let mut spec = BundleSpec::new(rootfs.path(), vec!["true".into()]);
+        spec.network = NetworkMode::Host;
+        spec.uid = 1000;
+        spec.limits = Limits {
+            memory: Some(1 << 20),
+            memory_swap: Some(-1),
+            cpus: Some(0.5),
+            pids: Some(0),
+        };
+        let config = json(&spec, None);
+        assert!(!namespace_types(&config).contains(&"network".to_string()));
+        assert_eq!(
+            config["process"]["capabilities"]["effective"],
+            serde_json::json!([])
+        );
+        let resources = &config["linux"]["resources"];
+        assert_eq!(resources["memory"]["limit"], 1 << 20);
+        assert_eq!(resources["memory"]["swap"], -1);
+        assert_eq!(resources["cpu"]["quota"], 50_000);
+        assert_eq!(resources["cpu"]["period"], 100_000);
+        assert_eq!(resources["pids"]["limit"], -1);
+
+        spec.network = NetworkMode::Private;
+        let config = json(&spec, Some(Path::new("/proc/42/ns/net")));
+        let net = config["linux"]["namespaces"]
+            .as_array()
+            .expect("namespaces")
+            .iter()
+            .find(|ns| ns["type"] == "network")
+            .cloned()
+            .expect("network namespace");
+        assert_eq!(net["path"], "/proc/42/ns/net");
+    }
+
+    #[test]
+    fn bad_specs_are_errors() {
+        let rootfs = tempfile::tempdir().expect("tempdir");
+        let empty = BundleSpec::new(rootfs.path(), Vec::new());
+        assert!(matches!(
+            build(&empty, None, &[]),
+            Err(RuntimeError::Spec(_))
+        ));
+        let mut relative = BundleSpec::new(rootfs.path(), vec!["sh".into()]);
+        relative.cwd = "work".into();
+        let err = build(&relative, None, &[]).expect_err("relative cwd");
+        assert!(err.to_string().contains("absolute"), "{err}");
+        let missing = BundleSpec::new("/nonexistent/rootfs", vec!["sh".into()]);
+        let err = build(&missing, None, &[]).expect_err("missing rootfs");
+        assert!(err.to_string().contains("/nonexistent/rootfs"), "{err}");
+    }
+}
