@@ -6,7 +6,9 @@
 mod common_cg;
 
 use common_cg::{busybox, require_root, require_tool};
-use rbuild::sandbox::network::{loopback_up, NetworkAttachment, NetworkMode, Protocol};
+use rbuild::sandbox::network::{
+    loopback_up, NetworkAttachment, NetworkHelper, NetworkMode, Protocol,
+};
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -172,4 +174,83 @@ fn attach_to_missing_process_is_a_clear_error() {
         "{text}"
     );
     assert!(slirp_helpers_for(99_999_999).is_empty());
+}
+
+/// pasta (the fallback helper) on a namespace with its own user namespace,
+/// which is what the packaged pasta can join when run as root.
+#[test]
+fn pasta_serves_a_userns_namespace_with_port_forward() {
+    let (true, Some(busybox), Some(_), Some(unshare)) = (
+        require_root(),
+        busybox(),
+        require_tool("pasta"),
+        require_tool("unshare"),
+    ) else {
+        return;
+    };
+    let mut child = Command::new(unshare)
+        .args(["--user", "--map-root-user", "--net"])
+        .arg(&busybox)
+        .args(["sh", "-c", "echo hi-from-pasta | nc -l -p 80; sleep 30"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("unshare");
+    let pid = child.id();
+    // unshare execs busybox once the namespaces exist.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| !exe.ends_with("busybox"))
+    {
+        assert!(Instant::now() < deadline, "unshare did not exec");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let port = free_port();
+    let forward = rbuild::sandbox::network::PortForward {
+        proto: Protocol::Tcp,
+        host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        host_port: port,
+        container_port: 80,
+    };
+    let mut attachment =
+        NetworkAttachment::attach_using(NetworkHelper::Pasta, pid as i32, &[forward])
+            .expect("attach pasta");
+    assert_eq!(attachment.helper_name(), Some("pasta"));
+    let routes = run_in_netns(&busybox, pid, &["ip", "route"]);
+    assert!(routes.contains("default via"), "routes: {routes}");
+    assert_eq!(read_with_retry(port).trim(), "hi-from-pasta");
+    let err = attachment
+        .add_port_forward(Protocol::Tcp, IpAddr::V4(Ipv4Addr::LOCALHOST), port + 1, 81)
+        .expect_err("pasta takes forwards only at start");
+    assert!(err.to_string().contains("attach_with"), "{err}");
+    let daemons_before = pasta_daemons();
+    assert!(!daemons_before.is_empty());
+    attachment.detach();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pasta_daemons().iter().any(|p| daemons_before.contains(p)) {
+        assert!(Instant::now() < deadline, "pasta leaked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn pasta_daemons() -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        // Only other processes ("self" and this test's thread names match too).
+        let pid = entry.file_name().to_string_lossy().parse::<u32>().ok();
+        if pid.map_or(true, |pid| pid == std::process::id()) {
+            continue;
+        }
+        // The packaged binary re-execs itself as passt.avx2 where it can.
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'));
+        if (comm.starts_with("pasta") || comm.starts_with("passt")) && !zombie {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    found
 }

@@ -46,6 +46,25 @@ impl NetworkMode {
     }
 }
 
+/// The user-mode network stacks that can serve a private namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkHelper {
+    /// Preferred: joins any namespace, takes port forwards at any time.
+    Slirp4netns,
+    /// Fallback: port forwards only at start; the packaged version needs the
+    /// namespace to have its own user namespace when run as root.
+    Pasta,
+}
+
+impl NetworkHelper {
+    pub fn binary_name(self) -> &'static str {
+        match self {
+            NetworkHelper::Slirp4netns => "slirp4netns",
+            NetworkHelper::Pasta => "pasta",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     Tcp,
@@ -70,6 +89,23 @@ pub struct PortForward {
     pub container_port: u16,
 }
 
+impl std::fmt::Display for PortForward {
+    /// docker's notation: `127.0.0.1:8080->80/tcp`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = match self.host_ip {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        };
+        write!(
+            f,
+            "{host}:{}->{}/{}",
+            self.host_port,
+            self.container_port,
+            self.proto.as_str()
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
     #[error("unknown network mode {0:?}: use none, host or private (alias bridge/default)")]
@@ -89,6 +125,8 @@ pub enum NetworkError {
     PortForward { forward: String, detail: String },
     #[error("port forwards need a private network (--network private); mode is {0:?}")]
     PortForwardNeedsPrivate(NetworkMode),
+    #[error("{0} is not installed (apt-get install slirp4netns passt)")]
+    HelperMissing(&'static str),
     #[error("pasta only takes port forwards when it starts; pass them to NetworkAttachment::attach_with")]
     LateForwardUnsupported,
     #[error("bringing up the loopback interface: {0}")]
@@ -159,28 +197,15 @@ impl NetworkAttachment {
             };
             return Ok((attachment, None));
         }
-        if let Some(binary) = find_in_path("slirp4netns") {
-            let mut helper = slirp::Slirp::start(&binary, child_pid)?;
-            for forward in forwards {
-                helper.add_hostfwd(forward)?;
+        for helper in [NetworkHelper::Slirp4netns, NetworkHelper::Pasta] {
+            if find_in_path(helper.binary_name()).is_some() {
+                let attachment = Self::attach_using(helper, child_pid, forwards)?;
+                return Ok((attachment, None));
             }
-            let attachment = NetworkAttachment {
-                mode,
-                helper: Helper::Slirp(helper),
-            };
-            return Ok((attachment, None));
         }
-        if let Some(binary) = find_in_path("pasta") {
-            let helper = pasta::Pasta::start(&binary, child_pid, forwards)?;
-            let attachment = NetworkAttachment {
-                mode,
-                helper: Helper::Pasta(helper),
-            };
-            return Ok((attachment, None));
-        }
-        if !forwards.is_empty() {
+        if let Some(forward) = forwards.first() {
             return Err(NetworkError::PortForward {
-                forward: format!("{:?}", forwards.first()),
+                forward: forward.to_string(),
                 detail: "neither slirp4netns nor pasta is installed (apt-get install slirp4netns)"
                     .into(),
             });
@@ -194,6 +219,33 @@ impl NetworkAttachment {
             helper: Helper::Nothing,
         };
         Ok((attachment, Some(warning)))
+    }
+
+    /// Serves the namespace of `child_pid` with one specific helper (private
+    /// mode); for benchmarks and callers that let the user choose.
+    pub fn attach_using(
+        helper: NetworkHelper,
+        child_pid: i32,
+        forwards: &[PortForward],
+    ) -> Result<NetworkAttachment, NetworkError> {
+        let binary = find_in_path(helper.binary_name())
+            .ok_or(NetworkError::HelperMissing(helper.binary_name()))?;
+        let helper = match helper {
+            NetworkHelper::Slirp4netns => {
+                let mut slirp = slirp::Slirp::start(&binary, child_pid)?;
+                for forward in forwards {
+                    slirp.add_hostfwd(forward)?;
+                }
+                Helper::Slirp(slirp)
+            }
+            NetworkHelper::Pasta => {
+                Helper::Pasta(pasta::Pasta::start(&binary, child_pid, forwards)?)
+            }
+        };
+        Ok(NetworkAttachment {
+            mode: NetworkMode::Private,
+            helper,
+        })
     }
 
     /// The mode in effect (`None` after a fallback).
@@ -285,6 +337,17 @@ mod tests {
         }
         let err = "overlay".parse::<NetworkMode>().expect_err("unknown");
         assert!(err.to_string().contains("none, host or private"), "{err}");
+    }
+
+    #[test]
+    fn port_forward_notation() {
+        let forward = PortForward {
+            proto: Protocol::Udp,
+            host_ip: "::1".parse().expect("ip"),
+            host_port: 53,
+            container_port: 5353,
+        };
+        assert_eq!(forward.to_string(), "[::1]:53->5353/udp");
     }
 
     #[test]

@@ -1,35 +1,46 @@
 //! Runs pasta (from the passt package) for one network namespace: it copies
 //! the host's addresses and routes into the namespace and forwards the given
-//! ports. pasta forks into the background once the namespace is configured;
-//! we keep its pid (from its pid file) and SIGTERM it on drop.
+//! ports. It runs in the foreground as our child (so we can reap it); it
+//! writes its pid file once the namespace is configured, which is our ready
+//! signal. Stopped with SIGKILL on drop: pasta is PID 1 of its own PID
+//! namespace, where a SIGTERM without a handler is ignored.
 //!
 //! Limits: pasta takes port forwards only at start, and the packaged version
-//! (2023) can only join a namespace that has its own user namespace, so it
-//! is the fallback when slirp4netns is missing.
+//! (2023) can only join a namespace that has its own user namespace when run
+//! as root, so it is the fallback when slirp4netns is missing.
 
 use super::{NetworkError, PortForward, Protocol};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const HELPER: &str = "pasta";
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Pasta {
-    pid: i32,
-    pid_file: PathBuf,
+    child: Child,
+    dir: PathBuf,
 }
 
 impl Pasta {
     pub fn start(binary: &Path, pid: i32, forwards: &[PortForward]) -> Result<Pasta, NetworkError> {
-        let pid_file =
-            std::env::temp_dir().join(format!("rbuild-pasta-{}-{pid}.pid", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("rbuild-pasta-{}-{pid}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let io_err = |op: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| NetworkError::Io { op, path, source }
+        };
+        std::fs::create_dir(&dir).map_err(io_err("mkdir", &dir))?;
+        let pid_file = dir.join("pasta.pid");
+        let log = dir.join("stderr");
+        let stderr = std::fs::File::create(&log).map_err(io_err("create", &log))?;
         let mut command = Command::new(binary);
         // As root pasta would switch to "nobody", which cannot open the
         // target's namespaces; --no-map-gw keeps host loopback unreachable.
         command
-            .args(["--quiet", "--config-net", "--no-map-gw", "--runas", "0"])
-            .args(["-T", "none", "-U", "none"])
-            .arg("-P")
+            .args(["--foreground", "--quiet", "--config-net", "--no-map-gw"])
+            .args(["--runas", "0", "-T", "none", "-U", "none"])
+            .arg("--pid")
             .arg(&pid_file);
         for proto in [Protocol::Tcp, Protocol::Udp] {
             let flag = if proto == Protocol::Tcp { "-t" } else { "-u" };
@@ -45,59 +56,49 @@ impl Pasta {
                 command.args([flag, &spec]);
             }
         }
-        command.arg(pid.to_string()).stdin(Stdio::null());
-        let output = command.output().map_err(|source| NetworkError::Spawn {
+        command
+            .arg(pid.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        let child = command.spawn().map_err(|source| NetworkError::Spawn {
             helper: HELPER,
             source,
         })?;
-        let started = read_pid(&pid_file, Duration::from_secs(2));
-        match (output.status.success(), started) {
-            (true, Some(daemon)) => Ok(Pasta {
-                pid: daemon,
-                pid_file,
-            }),
-            _ => {
-                if let Some(daemon) = started {
-                    // SAFETY: plain kill of the daemon pasta reported.
-                    unsafe { libc::kill(daemon, libc::SIGTERM) };
-                }
-                let _ = std::fs::remove_file(&pid_file);
-                Err(NetworkError::NotReady {
-                    helper: HELPER,
-                    pid,
-                    detail: format!(
-                        "{}: {}",
-                        output.status,
-                        String::from_utf8_lossy(&output.stderr).trim()
-                    ),
-                })
+        let mut pasta = Pasta { child, dir };
+        if let Err(detail) = pasta.wait_ready(&pid_file) {
+            let output = std::fs::read_to_string(&log).unwrap_or_default();
+            return Err(NetworkError::NotReady {
+                helper: HELPER,
+                pid,
+                detail: format!("{detail}; its output: {}", output.trim()),
+            });
+        }
+        Ok(pasta)
+    }
+
+    fn wait_ready(&mut self, pid_file: &Path) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if std::fs::metadata(pid_file).is_ok_and(|m| m.len() > 0) {
+                return Ok(());
             }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("it exited with {status}"));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("not ready within {READY_TIMEOUT:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 }
 
 impl Drop for Pasta {
     fn drop(&mut self) {
-        // SAFETY: plain kill of the daemon we started (it is not our child,
-        // so there is nothing to reap).
-        unsafe { libc::kill(self.pid, libc::SIGTERM) };
-        let _ = std::fs::remove_file(&self.pid_file);
-    }
-}
-
-fn read_pid(pid_file: &Path, timeout: Duration) -> Option<i32> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(pid) = std::fs::read_to_string(pid_file)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-        {
-            return Some(pid);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

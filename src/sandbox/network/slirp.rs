@@ -96,17 +96,8 @@ impl Slirp {
                 "guest_port": forward.container_port,
             }
         });
-        let describe = || {
-            format!(
-                "{}:{}->{}/{}",
-                forward.host_ip,
-                forward.host_port,
-                forward.container_port,
-                forward.proto.as_str()
-            )
-        };
         let fail = |detail: String| NetworkError::PortForward {
-            forward: describe(),
+            forward: forward.to_string(),
             detail,
         };
         let mut stream =
