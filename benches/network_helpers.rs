@@ -74,7 +74,14 @@ fn bench(helper: NetworkHelper) -> Result<String, String> {
 /// busybox sh running `script` in a new user+network namespace.
 fn spawn_namespace(script: &str) -> Result<Child, String> {
     let child = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--net", "/bin/busybox", "sh", "-c"])
+        .args([
+            "--user",
+            "--map-root-user",
+            "--net",
+            "/bin/busybox",
+            "sh",
+            "-c",
+        ])
         .arg(format!("/bin/busybox ip link set lo up; {script}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -109,8 +116,12 @@ fn round_trips(port: u16) -> Result<Vec<Duration>, String> {
     let mut byte = [0u8; 1];
     for i in 0..ROUND_TRIPS {
         let start = Instant::now();
-        stream.write_all(&[b'a' + (i % 26) as u8]).map_err(|e| e.to_string())?;
-        stream.read_exact(&mut byte).map_err(|e| format!("echo: {e}"))?;
+        stream
+            .write_all(&[b'a' + (i % 26) as u8])
+            .map_err(|e| e.to_string())?;
+        stream
+            .read_exact(&mut byte)
+            .map_err(|e| format!("echo: {e}"))?;
         times.push(start.elapsed());
     }
     Ok(times)

@@ -123,3 +123,68 @@ fn unknown_runtime_is_a_clear_error() {
     let err = resolve_runtime("/nonexistent/crun").expect_err("missing path");
     assert!(err.to_string().contains("/nonexistent/crun"), "{err}");
 }
+
+/// Writes an executable shell script standing in for a runtime binary.
+fn fake_runtime(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write fake runtime");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+#[test]
+fn runtime_protocol_exit_code_and_cleanup() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let rootfs = temp.path().join("rootfs");
+    std::fs::create_dir(&rootfs).expect("mkdir rootfs");
+    let log = temp.path().join("calls");
+    // `run --bundle DIR ID`: the bundle must hold config.json while running.
+    let body = format!(
+        "echo \"$@\" >> {log}\n\
+         if [ \"$1\" = run ]; then\n\
+           [ \"$2\" = --bundle ] && [ -f \"$3/config.json\" ] || exit 99\n\
+           echo \"$3\" > {log}.bundle\n\
+           echo out; echo err >&2; exit 42\n\
+         fi\n\
+         exit 0",
+        log = log.display()
+    );
+    let runtime = fake_runtime(temp.path(), "fakeruntime", &body);
+    let mut spec = BundleSpec::new(&rootfs, vec!["/bin/true".into()]);
+    spec.network = NetworkMode::None;
+    let output = run_with_runtime_output(&runtime, &spec).expect("run fake runtime");
+    assert_eq!(output.code, 42);
+    assert_eq!(output.stdout, b"out\n");
+    assert_eq!(output.stderr, b"err\n");
+    let calls = std::fs::read_to_string(&log).expect("calls");
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let id = calls[0].rsplit(' ').next().expect("id");
+    assert!(id.starts_with("rbuild-"), "{id}");
+    assert_eq!(calls[1], format!("delete -f {id}"));
+    let bundle = std::fs::read_to_string(format!("{}.bundle", log.display())).expect("bundle");
+    assert!(!Path::new(bundle.trim()).exists(), "bundle dir not removed");
+}
+
+#[test]
+fn crun_hybrid_failure_is_explained() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let rootfs = temp.path().join("rootfs");
+    std::fs::create_dir(&rootfs).expect("mkdir rootfs");
+    let runtime = fake_runtime(
+        temp.path(),
+        "crun",
+        "[ \"$1\" = run ] && echo 'crun: cgroups in hybrid mode not supported, drop all controllers from cgroupv2' >&2 && exit 1\nexit 0",
+    );
+    let mut spec = BundleSpec::new(&rootfs, vec!["/bin/true".into()]);
+    spec.network = NetworkMode::None;
+    let err = run_with_runtime_output(&runtime, &spec).expect_err("hybrid failure");
+    assert!(
+        matches!(err, RuntimeError::CrunHybridCgroups { .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("mount -t cgroup -o hugetlb"), "{text}");
+    assert!(text.contains("--runtime runc"), "{text}");
+}
