@@ -39,6 +39,16 @@ fn exercise(runtime_name: &str) {
 
     let (code, stdout, stderr) = run(&runtime, &sh(&rootfs, "echo hi; exit 3"));
     assert_eq!((code, stdout.as_str()), (3, "hi\n"), "stderr: {stderr}");
+    // The memory limit is enforced: the OOM-killed process (PID 1 of the
+    // container) is reported shell-style, 128 + SIGKILL.
+    let mut hungry = sh(&rootfs, "v=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived");
+    hungry.limits = Limits {
+        memory: Some(32 << 20),
+        memory_swap: Some(32 << 20),
+        ..Limits::default()
+    };
+    let (code, stdout, stderr) = run(&runtime, &hungry);
+    assert_eq!((code, stdout.as_str()), (137, ""), "stderr: {stderr}");
 
     let mut limited = sh(
         &rootfs,
