@@ -169,7 +169,14 @@ fn cpu_quota_and_membership_are_visible() {
         membership.contains(&format!("/rbuild/{name}")),
         "{membership}"
     );
-    assert_eq!(group.stats().expect("stats").pids_current, 1);
+    // Usage is charged from the moment the member runs inside the group.
+    release(&mut child);
+    std::thread::sleep(Duration::from_millis(100));
+    let stats = group.stats().expect("stats");
+    assert_eq!(stats.pids_current, 1);
+    assert!(stats.memory_usage > 0, "{stats:?}");
+    assert!(stats.cpu_usage_ns > 0, "{stats:?}");
+    assert_eq!(stats.memory_limit, None);
     // Drop alone must kill the member and remove the directories.
     drop(group);
     assert!(wait_timeout(&mut child, Duration::from_secs(5)).is_some());

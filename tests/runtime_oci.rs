@@ -41,7 +41,10 @@ fn exercise(runtime_name: &str) {
     assert_eq!((code, stdout.as_str()), (3, "hi\n"), "stderr: {stderr}");
     // The memory limit is enforced: the OOM-killed process (PID 1 of the
     // container) is reported shell-style, 128 + SIGKILL.
-    let mut hungry = sh(&rootfs, "v=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived");
+    let mut hungry = sh(
+        &rootfs,
+        "v=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived",
+    );
     hungry.limits = Limits {
         memory: Some(32 << 20),
         memory_swap: Some(32 << 20),

@@ -87,6 +87,42 @@ pub enum CgroupError {
     },
 }
 
+/// Memory+swap (docker's `--memory-swap` meaning) to apply with a memory
+/// limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SwapTotal {
+    Unlimited,
+    Bytes(u64),
+}
+
+/// Validates docker's memory flags: swap needs memory, must be at least
+/// memory or -1; unset means as much swap as memory (a 2x total).
+fn memory_and_swap(limits: &Limits) -> Result<Option<(u64, SwapTotal)>, CgroupError> {
+    let Some(memory) = limits.memory else {
+        if matches!(limits.memory_swap, Some(s) if s != -1) {
+            return Err(CgroupError::InvalidLimit(
+                "--memory-swap needs --memory to be set as well".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let swap = match limits.memory_swap {
+        Some(-1) => SwapTotal::Unlimited,
+        Some(total) => SwapTotal::Bytes(
+            u64::try_from(total)
+                .ok()
+                .filter(|t| *t >= memory)
+                .ok_or_else(|| {
+                    CgroupError::InvalidLimit(format!(
+                        "--memory-swap ({total}) must be at least --memory ({memory}), or -1 for unlimited swap"
+                    ))
+                })?,
+        ),
+        None => SwapTotal::Bytes(memory.saturating_mul(2)),
+    };
+    Ok(Some((memory, swap)))
+}
+
 /// `--cpus` as a CFS (quota, period) pair: 1.5 CPUs = 150000/100000 µs.
 fn cpu_quota(cpus: Option<f64>) -> Result<Option<(u64, u64)>, CgroupError> {
     let Some(cpus) = cpus else { return Ok(None) };
@@ -170,7 +206,9 @@ impl Cgroup {
         })
     }
 
-    /// Moves `pid` (and its future children) into the group.
+    /// Moves `pid` (and its future children) into the group. Do it before
+    /// the process unshares its cgroup namespace, whose root is the group
+    /// the process is in at that moment.
     pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
         for procs in self.procs_paths() {
             fs::write(&procs, &pid.to_string())?;
@@ -339,6 +377,36 @@ mod tests {
         assert_eq!(cpu_quota(None).expect("quota"), None);
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(cpu_quota(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn swap_rules_follow_docker() {
+        let limits = |memory, memory_swap| Limits {
+            memory,
+            memory_swap,
+            ..Limits::default()
+        };
+        let ok = |l: Limits| memory_and_swap(&l).expect("valid");
+        assert_eq!(ok(limits(Some(10), None)), Some((10, SwapTotal::Bytes(20))));
+        assert_eq!(
+            ok(limits(Some(10), Some(-1))),
+            Some((10, SwapTotal::Unlimited))
+        );
+        assert_eq!(
+            ok(limits(Some(10), Some(10))),
+            Some((10, SwapTotal::Bytes(10)))
+        );
+        assert_eq!(ok(limits(None, Some(-1))), None);
+        for bad in [
+            limits(Some(10), Some(9)),
+            limits(Some(10), Some(-2)),
+            limits(None, Some(5)),
+        ] {
+            assert!(
+                matches!(memory_and_swap(&bad), Err(CgroupError::InvalidLimit(_))),
+                "{bad:?}"
+            );
         }
     }
 

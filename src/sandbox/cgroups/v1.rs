@@ -6,7 +6,7 @@
 //! is frozen, every member gets SIGKILL, then it is thawed so they can die.
 
 use super::fs::{self, EMPTY_TIMEOUT};
-use super::{CgroupError, CgroupStats, Limits};
+use super::{CgroupError, CgroupStats, Limits, SwapTotal};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,29 +23,13 @@ pub struct V1Group {
 /// must come after memory.limit_in_bytes (the kernel keeps memsw >= memory).
 pub fn settings(limits: &Limits) -> Result<Vec<(&'static str, &'static str, String)>, CgroupError> {
     let mut out = Vec::new();
-    if let Some(memory) = limits.memory {
+    if let Some((memory, swap)) = super::memory_and_swap(limits)? {
         out.push(("memory", "memory.limit_in_bytes", memory.to_string()));
-        match limits.memory_swap {
-            Some(-1) => out.push(("memory", "memory.memsw.limit_in_bytes", "-1".to_string())),
-            Some(total) if total >= 0 && (total as u64) >= memory => {
-                out.push(("memory", "memory.memsw.limit_in_bytes", total.to_string()))
-            }
-            Some(total) => {
-                return Err(CgroupError::InvalidLimit(format!(
-                    "--memory-swap ({total}) must be at least --memory ({memory}), or -1 for unlimited swap"
-                )))
-            }
-            // docker: unset means as much swap as memory (total 2x).
-            None => out.push((
-                "memory",
-                "memory.memsw.limit_in_bytes",
-                memory.saturating_mul(2).to_string(),
-            )),
-        }
-    } else if matches!(limits.memory_swap, Some(s) if s != -1) {
-        return Err(CgroupError::InvalidLimit(
-            "--memory-swap needs --memory to be set as well".into(),
-        ));
+        let total = match swap {
+            SwapTotal::Unlimited => "-1".to_string(),
+            SwapTotal::Bytes(total) => total.to_string(),
+        };
+        out.push(("memory", "memory.memsw.limit_in_bytes", total));
     }
     if let Some((quota, period)) = super::cpu_quota(limits.cpus)? {
         out.push(("cpu", "cpu.cfs_period_us", period.to_string()));
@@ -246,18 +230,5 @@ mod tests {
                 ("pids", "pids.max", "64".to_string()),
             ]
         );
-    }
-
-    #[test]
-    fn swap_below_memory_is_rejected() {
-        let limits = Limits {
-            memory: Some(100),
-            memory_swap: Some(99),
-            ..Limits::default()
-        };
-        assert!(matches!(
-            settings(&limits),
-            Err(CgroupError::InvalidLimit(_))
-        ));
     }
 }

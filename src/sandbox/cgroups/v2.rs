@@ -4,7 +4,7 @@
 //! temporary directory tree (the kernel cannot be switched to v2 here).
 
 use super::fs::{self, EMPTY_TIMEOUT};
-use super::{CgroupError, CgroupStats, Limits};
+use super::{CgroupError, CgroupStats, Limits, SwapTotal};
 use std::path::{Path, PathBuf};
 
 /// Controllers rbuild enables when the parent offers them (limits + stats).
@@ -21,18 +21,13 @@ pub struct V2Group {
 /// follows docker: unset means as much swap as memory, -1 means unlimited.
 pub fn settings(limits: &Limits) -> Result<Vec<(&'static str, String)>, CgroupError> {
     let mut out = Vec::new();
-    if let Some(memory) = limits.memory {
+    if let Some((memory, swap)) = super::memory_and_swap(limits)? {
         out.push(("memory.max", memory.to_string()));
-        match limits.memory_swap {
-            Some(-1) => out.push(("memory.swap.max", "max".to_string())),
-            Some(total) => out.push(("memory.swap.max", swap_only(memory, total)?.to_string())),
-            // docker: unset means as much swap as memory.
-            None => out.push(("memory.swap.max", memory.to_string())),
-        }
-    } else if matches!(limits.memory_swap, Some(s) if s != -1) {
-        return Err(CgroupError::InvalidLimit(
-            "--memory-swap needs --memory to be set as well".into(),
-        ));
+        let swap_only = match swap {
+            SwapTotal::Unlimited => "max".to_string(),
+            SwapTotal::Bytes(total) => total.saturating_sub(memory).to_string(),
+        };
+        out.push(("memory.swap.max", swap_only));
     }
     if let Some((quota, period)) = super::cpu_quota(limits.cpus)? {
         out.push(("cpu.max", format!("{quota} {period}")));
@@ -41,18 +36,6 @@ pub fn settings(limits: &Limits) -> Result<Vec<(&'static str, String)>, CgroupEr
         out.push(("pids.max", pids_value(pids)));
     }
     Ok(out)
-}
-
-/// Swap alone from docker's memory+swap total.
-fn swap_only(memory: u64, total: i64) -> Result<u64, CgroupError> {
-    u64::try_from(total)
-        .ok()
-        .and_then(|t| t.checked_sub(memory))
-        .ok_or_else(|| {
-            CgroupError::InvalidLimit(format!(
-                "--memory-swap ({total}) must be at least --memory ({memory}), or -1 for unlimited swap"
-            ))
-        })
 }
 
 pub fn pids_value(pids: i64) -> String {
@@ -211,27 +194,6 @@ mod tests {
         let unlimited = settings(&unlimited_swap).expect("settings");
         assert!(unlimited.contains(&("memory.swap.max", "max".to_string())));
         assert!(unlimited.contains(&("pids.max", "max".to_string())));
-    }
-
-    #[test]
-    fn bad_swap_is_rejected() {
-        let limits = Limits {
-            memory: Some(100),
-            memory_swap: Some(50),
-            ..Limits::default()
-        };
-        assert!(matches!(
-            settings(&limits),
-            Err(CgroupError::InvalidLimit(_))
-        ));
-        let swap_only = Limits {
-            memory_swap: Some(50),
-            ..Limits::default()
-        };
-        assert!(matches!(
-            settings(&swap_only),
-            Err(CgroupError::InvalidLimit(_))
-        ));
     }
 
     #[test]
