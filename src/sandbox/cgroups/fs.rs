@@ -65,6 +65,32 @@ pub fn create_parent(dir: &Path) -> Result<(), CgroupError> {
     }
 }
 
+/// Creates `<base>/rbuild/<name>`, calling `prepare_parent` on the shared
+/// parent first (v2 enables controllers there). Retried because a
+/// concurrent destroy may remove the empty parent between the two mkdirs.
+pub fn create_group_dir(
+    base: &Path,
+    name: &str,
+    prepare_parent: impl Fn(&Path) -> Result<(), CgroupError>,
+) -> Result<PathBuf, CgroupError> {
+    let parent = base.join(super::PARENT_DIR);
+    let dir = parent.join(name);
+    let mut attempts = 0;
+    loop {
+        let created = create_parent(&parent)
+            .and_then(|()| prepare_parent(&parent))
+            .and_then(|()| create_dir_fresh(&dir));
+        match created {
+            Err(CgroupError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && attempts < 5 =>
+            {
+                attempts += 1
+            }
+            other => return other.map(|()| dir),
+        }
+    }
+}
+
 /// Removes the shared parent when it became empty; another group still in it
 /// (EBUSY/ENOTEMPTY) is the normal case and not an error.
 pub fn remove_parent_if_empty(dir: &Path) {

@@ -67,11 +67,11 @@ impl V1Group {
         // On any failure the partial group is removed by destroy.
         let result = (|| {
             for (controller, own) in controllers {
-                let dir = make_group_dir(own, name)?;
+                let dir = fs::create_group_dir(own, name, |_| Ok(()))?;
                 group.dirs.insert(controller.clone(), dir);
             }
             if let Some(own) = unified {
-                group.unified = Some(make_group_dir(own, name)?);
+                group.unified = Some(fs::create_group_dir(own, name, |_| Ok(()))?);
             }
             for (controller, file, value) in &settings {
                 let Some(dir) = group.dirs.get(*controller) else {
@@ -173,25 +173,6 @@ impl V1Group {
             removed = removed.and(result);
         }
         killed.and(removed)
-    }
-}
-
-/// Creates `<own>/rbuild/<name>`; retried because a concurrent destroy may
-/// remove the empty `rbuild` parent between our two mkdirs.
-fn make_group_dir(own: &Path, name: &str) -> Result<PathBuf, CgroupError> {
-    let parent = own.join(super::PARENT_DIR);
-    let dir = parent.join(name);
-    let mut attempts = 0;
-    loop {
-        fs::create_parent(&parent)?;
-        match fs::create_dir_fresh(&dir) {
-            Err(CgroupError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound && attempts < 5 =>
-            {
-                attempts += 1
-            }
-            other => return other.map(|()| dir),
-        }
     }
 }
 

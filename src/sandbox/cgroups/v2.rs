@@ -93,11 +93,7 @@ impl V2Group {
         let settings = settings(limits)?;
         let needed = needed(limits);
         enable_controllers(base, &needed)?;
-        let parent = base.join(super::PARENT_DIR);
-        fs::create_parent(&parent)?;
-        enable_controllers(&parent, &needed)?;
-        let dir = parent.join(name);
-        fs::create_dir_fresh(&dir)?;
+        let dir = fs::create_group_dir(base, name, |parent| enable_controllers(parent, &needed))?;
         let group = V2Group { dir };
         for (file, value) in settings {
             let path = group.dir.join(file);

@@ -38,6 +38,10 @@ impl Slirp {
         let socket = api_dir.join("api.sock");
         let (ready_read, ready_write) = pipe()?;
         let (exit_read, exit_write) = pipe()?;
+        // Copies numbered >= 10 so the dup2s below can neither clobber one
+        // another nor be no-ops that keep close-on-exec set.
+        let ready_write = above_child_fds(ready_write)?;
+        let exit_read = above_child_fds(exit_read)?;
         let mut command = Command::new(binary);
         command
             .args(["--configure", "--mtu=65520", "--disable-host-loopback"])
@@ -184,6 +188,20 @@ fn wait_ready(ready: &OwnedFd) -> Result<(), String> {
     } else {
         Err("it exited before the network was configured".into())
     }
+}
+
+/// A close-on-exec duplicate of `fd` numbered 10 or higher.
+fn above_child_fds(fd: OwnedFd) -> Result<OwnedFd, NetworkError> {
+    // SAFETY: F_DUPFD_CLOEXEC returns a new fd that we then own.
+    let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+    if copy < 0 {
+        return Err(NetworkError::Spawn {
+            helper: HELPER,
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    // SAFETY: copy was just created and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
 }
 
 /// A close-on-exec pipe as (read, write).
