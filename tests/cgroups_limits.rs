@@ -164,6 +164,16 @@ fn cpu_quota_and_membership_are_visible() {
         Some("150000 v1") | Some("150000 100000") => {}
         other => panic!("unexpected cpu quota {other:?}"),
     }
+    let hierarchies = group.hierarchy_dirs();
+    assert_eq!(hierarchies.len(), dirs.len());
+    for (hierarchy, dir) in &hierarchies {
+        assert!(
+            dir.ends_with(format!("rbuild/{name}")),
+            "{hierarchy}: {}",
+            dir.display()
+        );
+        assert!(dirs.contains(dir));
+    }
     let membership = std::fs::read_to_string(format!("/proc/{}/cgroup", child.id())).expect("read");
     assert!(
         membership.contains(&format!("/rbuild/{name}")),

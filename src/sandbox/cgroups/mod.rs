@@ -226,6 +226,23 @@ impl Cgroup {
         }
     }
 
+    /// The group's directories as (hierarchy, path): one per v1 controller
+    /// ("memory", "cpu", ...) plus "unified" for the cgroup2 one on hybrid
+    /// hosts, or a single ("unified", dir) on v2. For mounting a container's
+    /// own view of /sys/fs/cgroup.
+    pub fn hierarchy_dirs(&self) -> Vec<(String, PathBuf)> {
+        match &self.driver {
+            Some(Driver::V1(g)) => g
+                .dirs
+                .iter()
+                .map(|(c, d)| (c.clone(), d.clone()))
+                .chain(g.unified.iter().map(|d| ("unified".to_string(), d.clone())))
+                .collect(),
+            Some(Driver::V2(g)) => vec![("unified".to_string(), g.dir.clone())],
+            None => Vec::new(),
+        }
+    }
+
     /// True when the kernel OOM-killed a process of this group.
     pub fn oom_killed(&self) -> bool {
         match &self.driver {
