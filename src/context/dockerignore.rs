@@ -1,0 +1,476 @@
+//! `.dockerignore`: which context paths a build must not see.
+//!
+//! Semantics follow Docker exactly (moby/patternmatcher and BuildKit's
+//! dockerignore reader): one pattern per line; lines *starting* with `#` are
+//! comments; blank lines are skipped; a leading `!` makes an exception that
+//! re-includes; patterns are trimmed, cleaned like Go's `filepath.Clean`, and a
+//! leading `/` is dropped. Matching uses Go `filepath.Match` syntax (`*` and
+//! `?` never cross `/`, `[...]` classes with `^` negation, `\` escapes) plus
+//! `**`, which matches any number of directories. The last matching pattern
+//! wins, and a path is also excluded when one of its parent directories is.
+//! `<Dockerfile name>.dockerignore` next to the Dockerfile takes precedence
+//! over the context's `.dockerignore`.
+//!
+//! This module does not walk the context; walkers ask [`DockerIgnore`] per
+//! path ([`DockerIgnore::matches_with_parent`] is the incremental form) and
+//! may prune with [`DockerIgnore::dir_may_contain_included`].
+
+use super::clean_path;
+use regex::Regex;
+use std::path::{Path, PathBuf};
+
+/// Errors reading or compiling ignore patterns.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerIgnoreError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a regular file; it must be a plain text file of patterns", path.display())]
+    NotRegularFile { path: PathBuf },
+    #[error("{} is not valid UTF-8 text", path.display())]
+    NotUtf8 { path: PathBuf },
+    #[error("{origin}: invalid pattern {pattern:?}: {reason}")]
+    BadPattern {
+        /// `file:line`, or `pattern N` for patterns given in code.
+        origin: String,
+        pattern: String,
+        reason: String,
+    },
+}
+
+/// How a pattern is matched; the cheap kinds avoid a regex, as Docker does.
+#[derive(Debug)]
+enum MatchKind {
+    /// The whole path equals the cleaned pattern.
+    Exact,
+    /// The path starts with this (pattern `foo**`, `foo/**`).
+    Prefix(String),
+    /// The path ends with this, or equals it minus a leading `/` (`**/foo`).
+    Suffix(String),
+    Regex(Regex),
+}
+
+#[derive(Debug)]
+struct Pattern {
+    /// `!pattern`: an exception that re-includes what it matches.
+    exclusion: bool,
+    /// The cleaned pattern text, without the `!`.
+    cleaned: String,
+    kind: MatchKind,
+}
+
+impl Pattern {
+    fn matches(&self, path: &str) -> bool {
+        match &self.kind {
+            MatchKind::Exact => path == self.cleaned,
+            MatchKind::Prefix(prefix) => path.starts_with(prefix.as_str()),
+            MatchKind::Suffix(suffix) => {
+                path.ends_with(suffix.as_str())
+                    || suffix
+                        .strip_prefix('/')
+                        .is_some_and(|without_slash| path == without_slash)
+            }
+            MatchKind::Regex(re) => re.is_match(path),
+        }
+    }
+
+    /// True when the pattern matches `path` or any of its parent directories.
+    fn matches_self_or_parent(&self, path: &str) -> bool {
+        if self.matches(path) {
+            return true;
+        }
+        // Every proper ancestor: "a", "a/b", ... (not the path itself).
+        path.match_indices('/')
+            .any(|(slash, _)| self.matches(&path[..slash]))
+    }
+}
+
+/// Per-pattern match results of a parent directory, for incremental walks
+/// (BuildKit's `MatchInfo`). The default value means "unknown".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParentMatches(Vec<bool>);
+
+/// A compiled `.dockerignore`.
+#[derive(Debug, Default)]
+pub struct DockerIgnore {
+    patterns: Vec<Pattern>,
+    /// Some pattern is a `!` exception.
+    has_exclusions: bool,
+    /// Every exception is a plain path prefix (no wildcard before a trailing
+    /// `/*` or `/**`), so excluded directories can be pruned by prefix.
+    only_prefix_exceptions: bool,
+    /// The file the patterns came from, if any.
+    source: Option<PathBuf>,
+}
+
+impl DockerIgnore {
+    /// Finds and reads the ignore file for a build: `<dockerfile>.dockerignore`
+    /// next to the Dockerfile if it exists, else `<context_dir>/.dockerignore`.
+    /// No file means nothing is excluded. Pass `None` for a Dockerfile read
+    /// from stdin.
+    pub fn load(context_dir: &Path, dockerfile: Option<&Path>) -> Result<Self, DockerIgnoreError> {
+        let mut candidates = Vec::with_capacity(2);
+        if let Some(dockerfile) = dockerfile {
+            if let Some(name) = dockerfile.file_name() {
+                let mut ignore_name = name.to_os_string();
+                ignore_name.push(".dockerignore");
+                candidates.push(dockerfile.with_file_name(ignore_name));
+            }
+        }
+        candidates.push(context_dir.join(".dockerignore"));
+        for candidate in candidates {
+            let meta = match std::fs::symlink_metadata(&candidate) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(DockerIgnoreError::Read {
+                        path: candidate,
+                        source,
+                    })
+                }
+            };
+            // A symlink could point outside the context; Docker reads the
+            // file through the context snapshot, where it would not resolve.
+            if !meta.is_file() {
+                return Err(DockerIgnoreError::NotRegularFile { path: candidate });
+            }
+            let bytes = std::fs::read(&candidate).map_err(|source| DockerIgnoreError::Read {
+                path: candidate.clone(),
+                source,
+            })?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| DockerIgnoreError::NotUtf8 {
+                    path: candidate.clone(),
+                })?;
+            return Self::parse(&text, Some(&candidate));
+        }
+        Ok(Self::default())
+    }
+
+    /// Parses the text of a `.dockerignore` file. `source` names the file in
+    /// errors and is remembered for messages.
+    pub fn parse(text: &str, source: Option<&Path>) -> Result<Self, DockerIgnoreError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut lines = Vec::new();
+        for (index, line) in text.split('\n').enumerate() {
+            // Docker only treats `#` in the first column as a comment.
+            if line.starts_with('#') {
+                continue;
+            }
+            let trimmed = line.trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let (invert, body) = match trimmed.strip_prefix('!') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, trimmed),
+            };
+            let mut pattern = if body.is_empty() {
+                String::new()
+            } else {
+                let cleaned = clean_path(body);
+                match cleaned.strip_prefix('/') {
+                    Some(rest) if !rest.is_empty() => rest.to_string(),
+                    _ => cleaned,
+                }
+            };
+            if invert {
+                pattern.insert(0, '!');
+            }
+            let origin = match source {
+                Some(path) => format!("{}:{}", path.display(), index + 1),
+                None => format!("line {}", index + 1),
+            };
+            lines.push((origin, pattern));
+        }
+        let mut ignore = Self::compile(lines)?;
+        ignore.source = source.map(Path::to_path_buf);
+        Ok(ignore)
+    }
+
+    /// Builds a matcher from patterns as Docker's `patternmatcher.New` takes
+    /// them (no comment handling; `!` exceptions allowed).
+    pub fn from_patterns<I, S>(patterns: I) -> Result<Self, DockerIgnoreError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let lines = patterns
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (format!("pattern {}", i + 1), p.as_ref().to_string()));
+        Self::compile(lines)
+    }
+
+    fn compile(lines: impl IntoIterator<Item = (String, String)>) -> Result<Self, DockerIgnoreError> {
+        let mut ignore = DockerIgnore {
+            only_prefix_exceptions: true,
+            ..Self::default()
+        };
+        for (origin, raw) in lines {
+            let trimmed = raw.trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let cleaned = clean_path(trimmed);
+            let (exclusion, body) = match cleaned.strip_prefix('!') {
+                Some("") => {
+                    return Err(DockerIgnoreError::BadPattern {
+                        origin,
+                        pattern: raw,
+                        reason: "illegal exclusion pattern \"!\"".to_string(),
+                    })
+                }
+                Some(rest) => (true, rest.to_string()),
+                None => (false, cleaned),
+            };
+            let kind = compile_pattern(&body).map_err(|reason| DockerIgnoreError::BadPattern {
+                origin,
+                pattern: raw.clone(),
+                reason,
+            })?;
+            if exclusion {
+                ignore.has_exclusions = true;
+                if contains_wildcards(without_trailing_glob(&body)) {
+                    ignore.only_prefix_exceptions = false;
+                }
+            }
+            ignore.patterns.push(Pattern {
+                exclusion,
+                cleaned: body,
+                kind,
+            });
+        }
+        Ok(ignore)
+    }
+
+    /// The file the patterns were read from, if any.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    /// True when there are no patterns (nothing is excluded).
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// True when some pattern is a `!` exception.
+    pub fn has_exclusions(&self) -> bool {
+        self.has_exclusions
+    }
+
+    /// The cleaned patterns in order, each with `true` for a `!` exception.
+    pub fn patterns(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.patterns.iter().map(|p| (p.cleaned.as_str(), p.exclusion))
+    }
+
+    /// Whether the context path `rel_path` (slash-separated, relative to the
+    /// context root; it is cleaned first) is excluded: the last pattern that
+    /// matches it or one of its parent directories decides. The context root
+    /// itself is never excluded. This is Docker's `MatchesOrParentMatches`.
+    pub fn is_excluded(&self, rel_path: &str) -> bool {
+        if self.patterns.is_empty() {
+            return false;
+        }
+        let cleaned = clean_path(rel_path);
+        let path = cleaned.trim_start_matches('/');
+        if path.is_empty() || path == "." {
+            return false;
+        }
+        let mut matched = false;
+        for pattern in &self.patterns {
+            // An include cannot change an already-excluded path and an
+            // exception cannot change an included one: skip the work.
+            if pattern.exclusion != matched {
+                continue;
+            }
+            if pattern.matches_self_or_parent(path) {
+                matched = !pattern.exclusion;
+            }
+        }
+        matched
+    }
+
+    /// Incremental form of [`is_excluded`](Self::is_excluded) for walks that
+    /// visit a directory before its contents (BuildKit's
+    /// `MatchesUsingParentResults`): pass the [`ParentMatches`] returned for
+    /// the parent directory (or the default for top-level entries, which then
+    /// checks ancestors directly). `rel_path` must already be clean.
+    pub fn matches_with_parent(&self, rel_path: &str, parent: &ParentMatches) -> (bool, ParentMatches) {
+        let known = parent.0.len() == self.patterns.len() && !parent.0.is_empty();
+        let mut results = vec![false; self.patterns.len()];
+        let mut matched = false;
+        for (i, pattern) in self.patterns.iter().enumerate() {
+            let mut hit = known && parent.0.get(i).copied().unwrap_or(false);
+            if !hit {
+                if pattern.exclusion != matched {
+                    continue;
+                }
+                hit = if known {
+                    pattern.matches(rel_path)
+                } else {
+                    pattern.matches_self_or_parent(rel_path)
+                };
+            }
+            if let Some(slot) = results.get_mut(i) {
+                *slot = hit;
+            }
+            if hit {
+                matched = !pattern.exclusion;
+            }
+        }
+        (matched, ParentMatches(results))
+    }
+
+    /// For an excluded directory: whether an exception could re-include
+    /// something inside it, so a walker must still descend. False means the
+    /// whole directory can be skipped. Conservative (true) whenever an
+    /// exception has wildcards, exactly like BuildKit's walker.
+    pub fn dir_may_contain_included(&self, rel_dir: &str) -> bool {
+        if !self.has_exclusions {
+            return false;
+        }
+        if !self.only_prefix_exceptions {
+            return true;
+        }
+        let cleaned = clean_path(rel_dir);
+        let dir_slash = format!("{}/", cleaned.trim_start_matches('/'));
+        self.patterns.iter().filter(|p| p.exclusion).any(|p| {
+            let prefix = format!("{}/", without_trailing_glob(&p.cleaned));
+            prefix.starts_with(&dir_slash)
+        })
+    }
+}
+
+/// `foo/**` and `foo/*` -> `foo`, as BuildKit's walker compares prefixes.
+fn without_trailing_glob(pattern: &str) -> &str {
+    let pattern = pattern.strip_suffix("/**").unwrap_or(pattern);
+    pattern.strip_suffix("/*").unwrap_or(pattern)
+}
+
+fn contains_wildcards(pattern: &str) -> bool {
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '*' | '?' | '[' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Translates one cleaned pattern the way moby/patternmatcher does: literal
+/// patterns compare as strings, `foo**` and `**foo` as prefix/suffix, and
+/// everything else becomes an anchored regex.
+fn compile_pattern(pattern: &str) -> Result<MatchKind, String> {
+    #[derive(PartialEq)]
+    enum Detected {
+        Exact,
+        Prefix,
+        Suffix,
+        Regex,
+    }
+    let mut detected = Detected::Exact;
+    let mut re = String::from("^");
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    let mut first = true;
+    while let Some(ch) = chars.next() {
+        let at_start = std::mem::replace(&mut first, false);
+        match ch {
+            '*' if !in_class => {
+                if chars.peek() == Some(&'*') {
+                    chars.next();
+                    // `**/` is treated as `**`.
+                    if chars.peek() == Some(&'/') {
+                        chars.next();
+                    }
+                    if chars.peek().is_none() {
+                        // Trailing `**` accepts everything below, like .gitignore.
+                        if detected == Detected::Exact {
+                            detected = Detected::Prefix;
+                        } else {
+                            re.push_str(".*");
+                            detected = Detected::Regex;
+                        }
+                    } else {
+                        // Any number of directories, including none.
+                        re.push_str("(.*/)?");
+                        detected = Detected::Regex;
+                    }
+                    if at_start {
+                        detected = Detected::Suffix;
+                    }
+                } else {
+                    re.push_str("[^/]*");
+                    detected = Detected::Regex;
+                }
+            }
+            '?' if !in_class => {
+                re.push_str("[^/]");
+                detected = Detected::Regex;
+            }
+            '\\' => match chars.next() {
+                Some(next) => {
+                    re.push('\\');
+                    re.push(next);
+                    detected = Detected::Regex;
+                }
+                None => re.push('\\'),
+            },
+            '[' | ']' => {
+                if in_class && ch == '[' {
+                    // Go treats `[` inside a class as a literal; Rust would nest.
+                    re.push_str("\\[");
+                } else {
+                    re.push(ch);
+                    if ch == '[' {
+                        in_class = true;
+                        if chars.peek() == Some(&'^') {
+                            chars.next();
+                            re.push('^');
+                        }
+                        // A `]` right after `[` or `[^` is a Go syntax error;
+                        // let it through so the regex compiler rejects `[]`.
+                    } else {
+                        in_class = false;
+                    }
+                }
+                detected = Detected::Regex;
+            }
+            // Regex metacharacters that mean nothing in filepath.Match, plus
+            // the class operators Rust's regex has and Go's has not.
+            '.' | '+' | '(' | ')' | '|' | '{' | '}' | '$' => {
+                re.push('\\');
+                re.push(ch);
+            }
+            '&' | '~' if in_class => {
+                re.push('\\');
+                re.push(ch);
+            }
+            _ => re.push(ch),
+        }
+    }
+    match detected {
+        Detected::Exact => Ok(MatchKind::Exact),
+        Detected::Prefix => {
+            let prefix = pattern.strip_suffix("**").unwrap_or(pattern);
+            Ok(MatchKind::Prefix(prefix.to_string()))
+        }
+        Detected::Suffix => {
+            let suffix = pattern.get(2..).unwrap_or("");
+            Ok(MatchKind::Suffix(suffix.to_string()))
+        }
+        Detected::Regex => {
+            re.push('$');
+            Regex::new(&re)
+                .map(MatchKind::Regex)
+                .map_err(|e| format!("not a valid match pattern ({e})"))
+        }
+    }
+}
