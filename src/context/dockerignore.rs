@@ -159,26 +159,9 @@ impl DockerIgnore {
             if line.starts_with('#') {
                 continue;
             }
-            let trimmed = line.trim();
-            if trimmed.is_empty() {
+            let Some(pattern) = normalize_line(line) else {
                 continue;
-            }
-            let (invert, body) = match trimmed.strip_prefix('!') {
-                Some(rest) => (true, rest.trim()),
-                None => (false, trimmed),
             };
-            let mut pattern = if body.is_empty() {
-                String::new()
-            } else {
-                let cleaned = clean_path(body);
-                match cleaned.strip_prefix('/') {
-                    Some(rest) if !rest.is_empty() => rest.to_string(),
-                    _ => cleaned,
-                }
-            };
-            if invert {
-                pattern.insert(0, '!');
-            }
             let origin = match source {
                 Some(path) => format!("{}:{}", path.display(), index + 1),
                 None => format!("line {}", index + 1),
@@ -190,8 +173,8 @@ impl DockerIgnore {
         Ok(ignore)
     }
 
-    /// Builds a matcher from patterns as Docker's `patternmatcher.New` takes
-    /// them (no comment handling; `!` exceptions allowed).
+    /// Builds a matcher from pattern lines as they would appear in a
+    /// `.dockerignore` file, minus comment handling (`!` exceptions allowed).
     pub fn from_patterns<I, S>(patterns: I) -> Result<Self, DockerIgnoreError>
     where
         I: IntoIterator<Item = S>,
@@ -200,7 +183,7 @@ impl DockerIgnore {
         let lines = patterns
             .into_iter()
             .enumerate()
-            .map(|(i, p)| (format!("pattern {}", i + 1), p.as_ref().to_string()));
+            .filter_map(|(i, p)| Some((format!("pattern {}", i + 1), normalize_line(p.as_ref())?)));
         Self::compile(lines)
     }
 
@@ -342,6 +325,32 @@ impl DockerIgnore {
             prefix.starts_with(&dir_slash)
         })
     }
+}
+
+/// Docker's per-line normalisation (BuildKit `dockerignore.ReadAll`): trim,
+/// split off `!`, clean, drop a leading `/`. `None` for a blank line.
+fn normalize_line(line: &str) -> Option<String> {
+    let trimmed = line.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    let (invert, body) = match trimmed.strip_prefix('!') {
+        Some(rest) => (true, rest.trim()),
+        None => (false, trimmed),
+    };
+    let mut pattern = if body.is_empty() {
+        String::new()
+    } else {
+        let cleaned = clean_path(body);
+        match cleaned.strip_prefix('/') {
+            Some(rest) if !rest.is_empty() => rest.to_string(),
+            _ => cleaned,
+        }
+    };
+    if invert {
+        pattern.insert(0, '!');
+    }
+    Some(pattern)
 }
 
 /// `foo/**` and `foo/*` -> `foo`, as BuildKit's walker compares prefixes.
