@@ -72,9 +72,12 @@ fn with_default_verb(args: Vec<OsString>) -> Vec<OsString> {
 }
 
 fn init_logging(debug: bool) {
-    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(
-        if debug { "debug" } else { "warn" },
-    ));
+    let mut b =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(if debug {
+            "debug"
+        } else {
+            "warn"
+        }));
     b.format_timestamp(None).format_target(false);
     let _ = b.try_init();
 }
@@ -116,7 +119,10 @@ mod tests {
 
     #[test]
     fn default_verb_is_build() {
-        assert_eq!(v(&["rbuild", "-t", "x", "."]), ["rbuild", "build", "-t", "x", "."]);
+        assert_eq!(
+            v(&["rbuild", "-t", "x", "."]),
+            ["rbuild", "build", "-t", "x", "."]
+        );
         assert_eq!(
             v(&["rbuild", "--root", "/r", "."]),
             ["rbuild", "--root", "/r", "build", "."]
