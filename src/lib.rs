@@ -7,3 +7,4 @@
 
 pub mod context;
 pub mod parser;
+pub mod progress;

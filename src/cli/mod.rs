@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Build an image from a Dockerfile
-    Build(build::BuildArgs),
+    Build(Box<build::BuildArgs>),
     /// Parse and lint a Dockerfile without building it
     Check(check::CheckArgs),
 }
@@ -94,7 +94,7 @@ pub fn main() -> i32 {
     };
     init_logging(cli.debug);
     let result = match cli.command {
-        Command::Build(a) => build::run(cli.root.as_deref(), a),
+        Command::Build(a) => build::run(cli.root.as_deref(), *a),
         Command::Check(a) => check::run(a),
     };
     match result {

@@ -9,6 +9,9 @@
 //! BuildKit's test format.
 
 pub mod ast;
+pub mod diagnostic;
+pub mod instructions;
+pub mod shell;
 mod directives;
 mod dump;
 mod error;

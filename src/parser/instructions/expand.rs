@@ -1,0 +1,137 @@
+//! Variable expansion of an instruction's words, as BuildKit applies it:
+//! which fields of which instruction are expanded, and how (one word to one
+//! word, or one word to several for EXPOSE). The substitution itself is a
+//! [`WordExpander`] (normally the shell-word lexer with the environment
+//! [`crate::parser::args::Scope`] gives); this module only decides where.
+//!
+//! Not expanded (as in BuildKit): RUN/CMD/ENTRYPOINT/SHELL/HEALTHCHECK
+//! command lines (the shell does it), MAINTAINER, ONBUILD triggers (expanded
+//! when they run), COPY `--from` and `--chmod`, and heredoc bodies (the
+//! executor expands those whose delimiter was unquoted, when it writes them).
+
+use super::mount::parse_mount;
+use super::{Command, ErrorKind, Instruction, InstructionError, KeyValue};
+
+/// Substitutes variables in words.
+pub trait WordExpander {
+    /// One word to one word (BuildKit `ProcessWord`): quotes removed,
+    /// variables substituted, inner whitespace kept.
+    fn word(&mut self, word: &str) -> Result<String, String>;
+    /// One word to several (BuildKit `ProcessWords`): also split at unquoted
+    /// whitespace. Used by EXPOSE.
+    fn words(&mut self, word: &str) -> Result<Vec<String>, String>;
+}
+
+/// Returns `cmd` with its expandable words expanded by `ex`.
+pub fn expand(cmd: &Command, ex: &mut dyn WordExpander) -> Result<Command, InstructionError> {
+    let line = cmd.span.start_line;
+    let column = cmd.span.column;
+    let mut word = |w: &str| -> Result<String, InstructionError> {
+        ex.word(w).map_err(|message| {
+            InstructionError::new(
+                line,
+                column,
+                ErrorKind::Expansion {
+                    word: w.to_string(),
+                    message,
+                },
+            )
+        })
+    };
+    let mut out = cmd.clone();
+    match &mut out.instruction {
+        Instruction::From(from) => {
+            from.image = word(&from.image)?;
+            if let Some(p) = &mut from.platform {
+                *p = word(p)?;
+            }
+        }
+        Instruction::Copy(copy) => {
+            expand_copy(copy, &mut word)?;
+        }
+        Instruction::Add(add) => {
+            expand_copy(&mut add.copy, &mut word)?;
+            if let Some(c) = &mut add.checksum {
+                *c = word(c)?;
+            }
+        }
+        Instruction::Env(pairs) | Instruction::Label(pairs) => {
+            for KeyValue { key, value, .. } in pairs.iter_mut() {
+                *key = word(key)?;
+                *value = word(value)?;
+            }
+        }
+        Instruction::Arg(decls) => {
+            for decl in decls.iter_mut() {
+                decl.key = word(&decl.key)?;
+                if let Some(d) = &mut decl.default {
+                    *d = word(d)?;
+                }
+            }
+        }
+        Instruction::User(s) | Instruction::Workdir(s) | Instruction::StopSignal(s) => {
+            *s = word(s)?;
+        }
+        Instruction::Volume(volumes) => {
+            for v in volumes.iter_mut() {
+                *v = word(v)?;
+            }
+        }
+        Instruction::Run(run) => {
+            let mut mounts = Vec::with_capacity(run.mount_specs.len());
+            for spec in &run.mount_specs {
+                let mut expand_value = |v: &str| ex_word(&mut word, v);
+                let mount = parse_mount(spec, Some(&mut expand_value)).map_err(|message| {
+                    InstructionError::new(line, column, ErrorKind::Mount(message))
+                })?;
+                mounts.push(mount);
+            }
+            run.mounts = mounts;
+        }
+        Instruction::Expose(_) => {} // below: needs `ex.words`, not `word`
+        Instruction::Cmd(_)
+        | Instruction::Entrypoint(_)
+        | Instruction::Shell(_)
+        | Instruction::Maintainer(_)
+        | Instruction::Onbuild(_)
+        | Instruction::Healthcheck(_) => {}
+    }
+    if let Instruction::Expose(ports) = &mut out.instruction {
+        let mut expanded = Vec::with_capacity(ports.len());
+        for p in ports.iter() {
+            expanded.extend(ex.words(p).map_err(|message| {
+                InstructionError::new(
+                    line,
+                    column,
+                    ErrorKind::Expansion {
+                        word: p.clone(),
+                        message,
+                    },
+                )
+            })?);
+        }
+        *ports = expanded;
+    }
+    Ok(out)
+}
+
+fn ex_word(
+    word: &mut dyn FnMut(&str) -> Result<String, InstructionError>,
+    value: &str,
+) -> Result<String, String> {
+    word(value).map_err(|e| e.kind.to_string())
+}
+
+fn expand_copy(
+    copy: &mut super::Copy,
+    word: &mut dyn FnMut(&str) -> Result<String, InstructionError>,
+) -> Result<(), InstructionError> {
+    for s in copy.sources.iter_mut() {
+        *s = word(s)?;
+    }
+    copy.dest = word(&copy.dest)?;
+    if let Some(c) = &mut copy.chown {
+        *c = word(c)?;
+    }
+    Ok(())
+}
