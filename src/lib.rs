@@ -6,5 +6,6 @@
 //! the library; the `rbuild` binary (src/main.rs) is a thin CLI over it.
 
 pub mod context;
+pub mod lint;
 pub mod parser;
 pub mod progress;
