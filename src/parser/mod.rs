@@ -8,19 +8,21 @@
 //! heredoc bodies read after RUN/COPY/ADD lines. [`dump`] prints the tree in
 //! BuildKit's test format.
 
+pub mod args;
 pub mod ast;
 pub mod diagnostic;
-pub mod instructions;
-pub mod shell;
 mod directives;
 mod dump;
 mod error;
 mod flags;
 mod heredoc;
+pub mod instructions;
 mod json;
 mod lines;
 mod node;
+pub mod shell;
 mod split;
+pub mod stages;
 
 pub use directives::DirectiveError;
 pub use dump::{dump, dump_node, go_quote};

@@ -11,6 +11,7 @@
 
 use super::mount::parse_mount;
 use super::{Command, ErrorKind, Instruction, InstructionError, KeyValue};
+use crate::parser::shell::{Env, Lexer, Matches};
 
 /// Substitutes variables in words.
 pub trait WordExpander {
@@ -134,4 +135,52 @@ fn expand_copy(
         *c = word(c)?;
     }
     Ok(())
+}
+
+/// The usual [`WordExpander`]: the shell-word lexer over an environment,
+/// recording which variable names were found and which were not (for the
+/// UndefinedVar lint).
+pub struct ShellExpander<'a> {
+    lexer: Lexer,
+    env: &'a dyn Env,
+    /// Every name looked up so far, split by whether `env` had it.
+    pub matches: Matches,
+}
+
+impl<'a> ShellExpander<'a> {
+    pub fn new(escape: char, env: &'a dyn Env) -> Self {
+        ShellExpander {
+            lexer: Lexer::new(escape),
+            env,
+            matches: Matches::default(),
+        }
+    }
+
+    fn record(&mut self, matches: Matches) {
+        self.matches.matched.extend(matches.matched);
+        self.matches.unmatched.extend(matches.unmatched);
+    }
+}
+
+impl WordExpander for ShellExpander<'_> {
+    fn word(&mut self, word: &str) -> Result<String, String> {
+        let (out, matches) = self
+            .lexer
+            .process_word_with_matches(word, self.env)
+            .map_err(|e| e.to_string())?;
+        self.record(matches);
+        Ok(out)
+    }
+
+    fn words(&mut self, word: &str) -> Result<Vec<String>, String> {
+        // The split form does not report names; look them up once more.
+        let (_, matches) = self
+            .lexer
+            .process_word_with_matches(word, self.env)
+            .map_err(|e| e.to_string())?;
+        self.record(matches);
+        self.lexer
+            .process_words(word, self.env)
+            .map_err(|e| e.to_string())
+    }
 }

@@ -108,8 +108,9 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
             )
         })
         .min_by_key(|(_, d)| *d)?;
-    // Allow about one edit per three characters, at least two.
-    let limit = (word.chars().count() / 3).max(2);
+    // Allow about one edit per three characters, at least one (a swap of
+    // two neighbours counts as one edit).
+    let limit = (word.chars().count() / 3).max(1);
     (distance > 0 && distance <= limit).then(|| best.to_string())
 }
 

@@ -19,7 +19,7 @@ mod simple;
 
 pub use copy::{Add, Copy, SourceContent};
 pub use error::{ErrorKind, InstructionError};
-pub use expand::{expand, WordExpander};
+pub use expand::{expand, ShellExpander, WordExpander};
 pub use flags::suggest;
 pub use from::From;
 pub use healthcheck::{parse_go_duration, Healthcheck, HealthcheckCmd};

@@ -221,11 +221,11 @@ pub fn parse_mount(spec: &str, mut expander: Option<ValueExpander<'_>>) -> Resul
             }
         }
     }
-    validate(&mut m, ro_auto, deferred)?;
+    validate(&mut m, ro_auto)?;
     Ok(m)
 }
 
-fn validate(m: &mut Mount, ro_auto: bool, deferred: bool) -> Result<(), String> {
+fn validate(m: &mut Mount, ro_auto: bool) -> Result<(), String> {
     let kind = m.kind.as_str();
     let file_info_allowed = matches!(
         m.kind,
@@ -262,24 +262,13 @@ fn validate(m: &mut Mount, ro_auto: bool, deferred: bool) -> Result<(), String> 
     if m.sharing.is_some() && m.kind != MountType::Cache {
         return Err(format!("invalid cache sharing set for {kind} mount"));
     }
-    let needs_target = matches!(
-        m.kind,
-        MountType::Bind | MountType::Cache | MountType::Tmpfs
-    );
-    if needs_target
-        && m.target.as_deref().map_or(true, str::is_empty)
-        && !deferred_empty(m, deferred)
-    {
-        return Err(format!(
-            "mount type {kind} requires a target (target=/path)"
-        ));
+    // BuildKit mounts at the working directory when `target` is left out
+    // (real Dockerfiles rely on it: `RUN --mount=type=bind <<EOF`), so only
+    // an explicitly empty `target=` is refused.
+    if m.target.as_deref() == Some("") {
+        return Err(format!("mount type {kind}: target= must not be empty"));
     }
     Ok(())
-}
-
-/// An empty target at parse time may still come from a variable later.
-fn deferred_empty(m: &Mount, deferred: bool) -> bool {
-    deferred && m.target.as_deref().is_some_and(has_variable)
 }
 
 fn parse_type(value: &str) -> Result<MountType, String> {
