@@ -130,6 +130,26 @@ fn json_report_has_stable_fields() {
 }
 
 #[test]
+fn json_report_includes_the_stage_graph() {
+    let ctx = context_with(
+        "FROM alpine AS base\nFROM base AS app\nCOPY --from=base /a /a\nFROM busybox AS other\n",
+    );
+    let out = rbuild(
+        &["check", "--format", "json", "--target", "app", path_str(ctx.path())],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(v["target"], 1, "{v}");
+    let stages = v["stages"].as_array().expect("stages array");
+    assert_eq!(stages.len(), 3);
+    assert_eq!(stages[1]["name"], "app");
+    assert_eq!(stages[1]["depends_on"], serde_json::json!([0]));
+    assert_eq!(stages[0]["needed"], true);
+    assert_eq!(stages[2]["needed"], false);
+}
+
+#[test]
 fn stdin_dockerfile() {
     let out = rbuild(&["check", "-f", "-", "--format", "json"], Some("FROM alpine\nWORKDIR rel\n"));
     assert_eq!(out.status.code(), Some(0), "{out:?}");

@@ -6,15 +6,16 @@
 //! error (warnings allowed), 1 on a parse or instruction error or a finding
 //! made an error by `# check=error=true`, 2 for usage errors (clap).
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use rbuild::context::DockerIgnore;
 use rbuild::lint::render::{write_json, write_text, JsonReport};
 use rbuild::lint::{lint, LintOptions};
 use rbuild::parser::diagnostic::Diagnostic;
+use rbuild::parser::args::BuildArgs;
 use rbuild::parser::instructions::parse_dockerfile;
+use rbuild::parser::stages::{stage_graph_of, BuildOptions, StageGraph};
 use rbuild::parser::{dump, parse};
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -92,40 +93,24 @@ fn read_source(source: &Source) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// `KEY=VALUE`, or `KEY` alone to take the value from the environment (as
-/// docker does; unset means the arg is not passed).
-fn parse_build_args(raw: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for item in raw {
-        match item.split_once('=') {
-            Some(("", _)) => bail!("invalid --build-arg {item:?}: the name is empty"),
-            Some((k, v)) => {
-                out.insert(k.to_string(), v.to_string());
-            }
-            None => {
-                if let Ok(v) = std::env::var(item) {
-                    out.insert(item.clone(), v);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Runs the check. Returns the exit code.
 pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
-    let build_args = parse_build_args(&args.build_args)?;
+    let build_args = BuildArgs::from_cli(&args.build_args, |k| std::env::var(k).ok())?;
     let source = locate(&args);
     let bytes = read_source(&source)?;
     let text = String::from_utf8_lossy(&bytes);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
 
-    let report = |out: &mut dyn Write, diagnostics: &[Diagnostic]| -> anyhow::Result<i32> {
+    let report = |out: &mut dyn Write,
+                  diagnostics: &[Diagnostic],
+                  graph: Option<&StageGraph>|
+     -> anyhow::Result<i32> {
         if args.format == "json" {
-            let report: JsonReport<'_, ()> = JsonReport {
+            let report = JsonReport {
                 diagnostics,
-                stages: None,
+                target: graph.map(|g| g.target),
+                stages: graph.map(|g| g.stages.as_slice()),
             };
             write_json(out, &report)?;
         } else {
@@ -142,7 +127,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
         Ok(df) => df,
         Err(e) => {
             let d = Diagnostic::error(e.line(), 0, e.message()).in_file(&source.display);
-            return report(&mut out, &[d]);
+            return report(&mut out, &[d], None);
         }
     };
     if args.dump_ast {
@@ -153,21 +138,16 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
         Ok(parsed) => parsed,
         Err(e) => {
             let d = Diagnostic::from(e).in_file(&source.display);
-            return report(&mut out, &[d]);
+            return report(&mut out, &[d], None);
         }
     };
-    if let Some(target) = &args.target {
-        let wanted = target.to_lowercase();
-        if !parsed
-            .stages
-            .iter()
-            .any(|s| s.from.name.as_deref() == Some(wanted.as_str()))
-        {
-            let d = Diagnostic::error(0, 0, format!("target stage {target:?} could not be found"))
-                .in_file(&source.display);
-            return report(&mut out, &[d]);
-        }
-    }
+    let graph_opts = BuildOptions {
+        build_args: build_args.clone(),
+        target: args.target.clone(),
+        platform: None,
+    };
+    // A graph error (unknown target, cycle, ...) does not stop the lint.
+    let graph = stage_graph_of(&parsed, &graph_opts);
     let context_dir = Path::new(&args.context);
     let ignore = if context_dir.is_dir() {
         Some(DockerIgnore::load(context_dir, source.path.as_deref())?)
@@ -176,9 +156,16 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     };
     let opts = LintOptions {
         file: source.display.clone(),
-        build_args,
+        build_args: build_args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ignore: ignore.as_ref(),
     };
-    let diagnostics = lint(&df, &parsed, &opts);
-    report(&mut out, &diagnostics)
+    let mut diagnostics = lint(&df, &parsed, &opts);
+    if let Err(d) = &graph {
+        diagnostics.push(d.clone().in_file(&source.display));
+        diagnostics.sort_by_key(|d| (d.line, d.column));
+    }
+    report(&mut out, &diagnostics, graph.as_ref().ok())
 }

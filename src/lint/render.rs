@@ -4,6 +4,7 @@
 //! codes.
 
 use crate::parser::diagnostic::Diagnostic;
+use crate::parser::stages::StageNode;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -33,17 +34,21 @@ pub fn write_text(out: &mut dyn Write, diagnostics: &[Diagnostic], source: &str)
     Ok(())
 }
 
-/// The JSON report: `{"diagnostics": [...], "stages": ...}`. Field names are
-/// stable: severity, rule, message, file, line, column.
+/// The JSON report: `{"diagnostics": [...], "target": N, "stages": [...]}`.
+/// Diagnostic fields are stable: severity, rule, message, file, line,
+/// column. `target` and `stages` (the frontend's [`StageNode`]s) are left out
+/// when the file did not get that far (parse or instruction errors).
 #[derive(Debug, Serialize)]
-pub struct JsonReport<'a, S: Serialize> {
+pub struct JsonReport<'a> {
     pub diagnostics: &'a [Diagnostic],
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stages: Option<S>,
+    pub target: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<&'a [StageNode]>,
 }
 
 /// Writes the report as one line of JSON.
-pub fn write_json<S: Serialize>(out: &mut dyn Write, report: &JsonReport<'_, S>) -> io::Result<()> {
+pub fn write_json(out: &mut dyn Write, report: &JsonReport<'_>) -> io::Result<()> {
     serde_json::to_writer(&mut *out, report)?;
     writeln!(out)
 }
