@@ -63,7 +63,10 @@ fn warnings_exit_zero_with_text_and_caret() {
 fn instruction_error_exits_one_naming_file_line_and_column() {
     let ctx = context_with("FROM alpine\nCOPY --chwon=1 a /b\n");
     let file = ctx.path().join("Dockerfile");
-    let out = rbuild(&["check", "-f", path_str(&file), path_str(ctx.path())], None);
+    let out = rbuild(
+        &["check", "-f", path_str(&file), path_str(ctx.path())],
+        None,
+    );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let text = stdout(&out);
     let first = text.lines().next().unwrap_or_default();
@@ -108,7 +111,10 @@ fn missing_and_non_utf8_files_are_clear_errors() {
     let out = rbuild(&["check", path_str(ctx.path())], None);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let text = stdout(&out);
-    assert!(text.contains("Dockerfile:2: error:") && text.contains("UTF-8"), "{text}");
+    assert!(
+        text.contains("Dockerfile:2: error:") && text.contains("UTF-8"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -135,7 +141,14 @@ fn json_report_includes_the_stage_graph() {
         "FROM alpine AS base\nFROM base AS app\nCOPY --from=base /a /a\nFROM busybox AS other\n",
     );
     let out = rbuild(
-        &["check", "--format", "json", "--target", "app", path_str(ctx.path())],
+        &[
+            "check",
+            "--format",
+            "json",
+            "--target",
+            "app",
+            path_str(ctx.path()),
+        ],
         None,
     );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -151,7 +164,10 @@ fn json_report_includes_the_stage_graph() {
 
 #[test]
 fn stdin_dockerfile() {
-    let out = rbuild(&["check", "-f", "-", "--format", "json"], Some("FROM alpine\nWORKDIR rel\n"));
+    let out = rbuild(
+        &["check", "-f", "-", "--format", "json"],
+        Some("FROM alpine\nWORKDIR rel\n"),
+    );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     assert_eq!(v["diagnostics"][0]["rule"], "WorkdirRelativePath");
@@ -170,11 +186,28 @@ fn unknown_target_is_an_error() {
 #[test]
 fn dump_ast_matches_buildkit_results() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/buildkit/parser-testfiles");
-    for case in ["docker", "env", "escape", "health", "json", "continue-at-eof", "mail"] {
+    for case in [
+        "docker",
+        "env",
+        "escape",
+        "health",
+        "json",
+        "continue-at-eof",
+        "mail",
+    ] {
         let dir = root.join(case);
         let expected = std::fs::read_to_string(dir.join("result")).expect("result file");
         let dockerfile = dir.join("Dockerfile");
-        let out = rbuild(&["check", "--dump-ast", "-f", path_str(&dockerfile), path_str(&dir)], None);
+        let out = rbuild(
+            &[
+                "check",
+                "--dump-ast",
+                "-f",
+                path_str(&dockerfile),
+                path_str(&dir),
+            ],
+            None,
+        );
         assert_eq!(out.status.code(), Some(0), "{case}: {out:?}");
         assert_eq!(stdout(&out), expected, "{case}");
     }
@@ -182,7 +215,10 @@ fn dump_ast_matches_buildkit_results() {
 
 #[test]
 fn dump_ast_parse_error_exits_one() {
-    let out = rbuild(&["check", "--dump-ast", "-f", "-"], Some("# only a comment\n"));
+    let out = rbuild(
+        &["check", "--dump-ast", "-f", "-"],
+        Some("# only a comment\n"),
+    );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(stdout(&out).contains("error: "), "{}", stdout(&out));
 }

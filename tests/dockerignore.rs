@@ -79,8 +79,16 @@ const CASES: &[(&[&str], &str, bool)] = &[
     (&["!README.md", "*.md"], "README.md", true),
     (&["docs", "!docs/keep.txt"], "docs/keep.txt", false),
     (&["docs", "!docs/keep.txt"], "docs/other.txt", true),
-    (&["docs", "!docs/keep.txt", "docs/*.txt"], "docs/keep.txt", true),
-    (&["**", "!src/**", "src/**/*_test.go"], "src/a/x_test.go", true),
+    (
+        &["docs", "!docs/keep.txt", "docs/*.txt"],
+        "docs/keep.txt",
+        true,
+    ),
+    (
+        &["**", "!src/**", "src/**/*_test.go"],
+        "src/a/x_test.go",
+        true,
+    ),
     (&["**", "!src/**", "src/**/*_test.go"], "src/a/x.go", false),
     (&["**", "!src/**", "src/**/*_test.go"], "Makefile", true),
     (&["*", "!keep"], "keep", false),
@@ -203,7 +211,11 @@ fn load_prefers_dockerfile_specific_ignore_file() {
     assert_eq!(ignore.source(), Some(root.join(".dockerignore").as_path()));
 
     // `<Dockerfile name>.dockerignore` next to the Dockerfile wins.
-    fs::write(root.join("build/app.Dockerfile.dockerignore"), "from-specific\n").unwrap();
+    fs::write(
+        root.join("build/app.Dockerfile.dockerignore"),
+        "from-specific\n",
+    )
+    .unwrap();
     let ignore = DockerIgnore::load(root, Some(&dockerfile)).unwrap();
     assert!(ignore.is_excluded("from-specific"));
     assert!(!ignore.is_excluded("from-context"));

@@ -122,7 +122,11 @@ fn every_rule_fires_on_positive_and_not_on_negative() {
     }
     // Every implemented rule except the experimental one is covered above.
     for r in RULES.iter().filter(|r| !r.experimental) {
-        assert!(CASES.iter().any(|(name, _, _)| name == &r.name), "{} untested", r.name);
+        assert!(
+            CASES.iter().any(|(name, _, _)| name == &r.name),
+            "{} untested",
+            r.name
+        );
     }
 }
 
@@ -139,7 +143,10 @@ fn messages_match_buildkit_wording() {
         diags.iter().map(|d| d.message.as_str()).collect::<Vec<_>>(),
         ["Usage of undefined variable '$FO0' (did you mean $FOO?)"]
     );
-    assert_eq!((diags[0].line, diags[0].column, diags[0].file.as_str()), (3, 1, "Dockerfile"));
+    assert_eq!(
+        (diags[0].line, diags[0].column, diags[0].file.as_str()),
+        (3, 1, "Dockerfile")
+    );
 }
 
 #[test]
@@ -172,7 +179,10 @@ fn global_args_need_redeclaring_inside_a_stage() {
 fn build_args_feed_from_checks() {
     // The default is invalid, so the lint warns even when a build arg fixes it.
     let src = "ARG IMAGE\nFROM $IMAGE\n";
-    assert_eq!(rules_of(&run(src, &[("IMAGE", "alpine")], None)), ["InvalidDefaultArgInFrom"]);
+    assert_eq!(
+        rules_of(&run(src, &[("IMAGE", "alpine")], None)),
+        ["InvalidDefaultArgInFrom"]
+    );
 }
 
 #[test]
@@ -180,7 +190,8 @@ fn copy_ignored_file_is_experimental_and_skips_from_copies() {
     let ignore = DockerIgnore::from_patterns(["secret.txt", "build"]).unwrap();
     let src = "FROM alpine\nCOPY secret.txt /\n";
     assert!(rules_of(&run(src, &[], Some(&ignore))).is_empty());
-    let src = "# check=experimental=CopyIgnoredFile\nFROM alpine AS b\nCOPY ./secret.txt build/out /\n\
+    let src =
+        "# check=experimental=CopyIgnoredFile\nFROM alpine AS b\nCOPY ./secret.txt build/out /\n\
                COPY --from=b secret.txt /\nADD ok.txt /\n";
     let diags = run(src, &[], Some(&ignore));
     let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
@@ -210,7 +221,11 @@ fn check_directive_skips_and_raises_to_errors() {
     assert_eq!(diags[0].severity, Severity::Error);
 
     // The build arg replaces the directive.
-    let diags = run(src, &[("BUILDKIT_DOCKERFILE_CHECK", "skip=MaintainerDeprecated")], None);
+    let diags = run(
+        src,
+        &[("BUILDKIT_DOCKERFILE_CHECK", "skip=MaintainerDeprecated")],
+        None,
+    );
     assert!(diags.is_empty(), "{diags:?}");
 
     let diags = run("# check=bogus\nFROM alpine\n", &[], None);

@@ -140,10 +140,9 @@ impl DockerIgnore {
                 path: candidate.clone(),
                 source,
             })?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| DockerIgnoreError::NotUtf8 {
-                    path: candidate.clone(),
-                })?;
+            let text = String::from_utf8(bytes).map_err(|_| DockerIgnoreError::NotUtf8 {
+                path: candidate.clone(),
+            })?;
             return Self::parse(&text, Some(&candidate));
         }
         Ok(Self::default())
@@ -187,7 +186,9 @@ impl DockerIgnore {
         Self::compile(lines)
     }
 
-    fn compile(lines: impl IntoIterator<Item = (String, String)>) -> Result<Self, DockerIgnoreError> {
+    fn compile(
+        lines: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, DockerIgnoreError> {
         let mut ignore = DockerIgnore {
             only_prefix_exceptions: true,
             ..Self::default()
@@ -246,7 +247,9 @@ impl DockerIgnore {
 
     /// The cleaned patterns in order, each with `true` for a `!` exception.
     pub fn patterns(&self) -> impl Iterator<Item = (&str, bool)> {
-        self.patterns.iter().map(|p| (p.cleaned.as_str(), p.exclusion))
+        self.patterns
+            .iter()
+            .map(|p| (p.cleaned.as_str(), p.exclusion))
     }
 
     /// Whether the context path `rel_path` (slash-separated, relative to the
@@ -281,7 +284,11 @@ impl DockerIgnore {
     /// `MatchesUsingParentResults`): pass the [`ParentMatches`] returned for
     /// the parent directory (or the default for top-level entries, which then
     /// checks ancestors directly). `rel_path` must already be clean.
-    pub fn matches_with_parent(&self, rel_path: &str, parent: &ParentMatches) -> (bool, ParentMatches) {
+    pub fn matches_with_parent(
+        &self,
+        rel_path: &str,
+        parent: &ParentMatches,
+    ) -> (bool, ParentMatches) {
         let known = parent.0.len() == self.patterns.len() && !parent.0.is_empty();
         let mut results = vec![false; self.patterns.len()];
         let mut matched = false;

@@ -45,7 +45,10 @@ impl CheckConfig {
                 "skip" => config.skip = split_names(raw),
                 "experimental" if raw == "all" => config.experimental_all = true,
                 "experimental" => config.experimental = split_names(raw),
-                "error" => config.error_on_warn = parse_go_bool(raw).ok_or_else(|| CheckError::BadBool(part.to_string()))?,
+                "error" => {
+                    config.error_on_warn =
+                        parse_go_bool(raw).ok_or_else(|| CheckError::BadBool(part.to_string()))?
+                }
                 other => return Err(CheckError::UnknownKey(other.to_string())),
             }
         }
@@ -55,7 +58,10 @@ impl CheckConfig {
     /// Whether `rule` runs under this configuration.
     pub fn is_enabled(&self, rule: &str) -> bool {
         let explicitly_experimental = self.experimental.iter().any(|r| r == rule);
-        if find_rule(rule).is_some_and(|r| r.experimental) && !self.experimental_all && !explicitly_experimental {
+        if find_rule(rule).is_some_and(|r| r.experimental)
+            && !self.experimental_all
+            && !explicitly_experimental
+        {
             return false;
         }
         if self.skip_all {
@@ -67,7 +73,10 @@ impl CheckConfig {
 }
 
 fn split_names(list: &str) -> Vec<String> {
-    list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    list.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Go's `strconv.ParseBool`.
@@ -95,14 +104,25 @@ mod tests {
         let all = CheckConfig::parse("skip=all;experimental=CopyIgnoredFile").unwrap();
         assert!(!all.is_enabled("FromAsCasing"));
         assert!(all.is_enabled("CopyIgnoredFile"));
-        assert!(CheckConfig::parse("experimental=all").unwrap().is_enabled("CopyIgnoredFile"));
+        assert!(CheckConfig::parse("experimental=all")
+            .unwrap()
+            .is_enabled("CopyIgnoredFile"));
         assert!(CheckConfig::parse("").unwrap().is_enabled("UndefinedVar"));
     }
 
     #[test]
     fn rejects_malformed_values() {
-        assert!(matches!(CheckConfig::parse("skip"), Err(CheckError::NotKeyValue(_))));
-        assert!(matches!(CheckConfig::parse("foo=bar"), Err(CheckError::UnknownKey(_))));
-        assert!(matches!(CheckConfig::parse("error=yes"), Err(CheckError::BadBool(_))));
+        assert!(matches!(
+            CheckConfig::parse("skip"),
+            Err(CheckError::NotKeyValue(_))
+        ));
+        assert!(matches!(
+            CheckConfig::parse("foo=bar"),
+            Err(CheckError::UnknownKey(_))
+        ));
+        assert!(matches!(
+            CheckConfig::parse("error=yes"),
+            Err(CheckError::BadBool(_))
+        ));
     }
 }

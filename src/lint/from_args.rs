@@ -33,12 +33,17 @@ pub(super) struct MetaArgs {
 /// Evaluates the global ARGs in order, each default expanded with the ones
 /// before it. `build_args` override defaults; pass an empty map for
 /// "defaults only".
-pub(super) fn meta_args(parsed: &ParsedDockerfile, build_args: &BTreeMap<String, String>) -> MetaArgs {
+pub(super) fn meta_args(
+    parsed: &ParsedDockerfile,
+    build_args: &BTreeMap<String, String>,
+) -> MetaArgs {
     let lexer = Lexer::new(parsed.escape);
     let mut meta = MetaArgs::default();
     meta.values.extend(platform_values());
     for cmd in &parsed.meta_args {
-        let Instruction::Arg(decls) = &cmd.instruction else { continue };
+        let Instruction::Arg(decls) = &cmd.instruction else {
+            continue;
+        };
         for decl in decls {
             meta.declared.insert(decl.key.clone());
             let value = match (build_args.get(&decl.key), &decl.default) {
@@ -73,7 +78,11 @@ fn platform_values() -> Vec<(String, String)> {
     out
 }
 
-pub(super) fn check(parsed: &ParsedDockerfile, build_args: &BTreeMap<String, String>, findings: &mut Findings<'_>) {
+pub(super) fn check(
+    parsed: &ParsedDockerfile,
+    build_args: &BTreeMap<String, String>,
+    findings: &mut Findings<'_>,
+) {
     let lexer = Lexer::new(parsed.escape);
     let with_build_args = meta_args(parsed, build_args);
     let known: Vec<&str> = with_build_args
@@ -86,7 +95,8 @@ pub(super) fn check(parsed: &ParsedDockerfile, build_args: &BTreeMap<String, Str
         let (line, column) = (stage.span.start_line, stage.span.column);
         let words = std::iter::once(&stage.from.image).chain(stage.from.platform.as_ref());
         for word in words {
-            let Ok((_, matches)) = lexer.process_word_with_matches(word, &with_build_args.values) else {
+            let Ok((_, matches)) = lexer.process_word_with_matches(word, &with_build_args.values)
+            else {
                 continue;
             };
             for name in &matches.unmatched {
@@ -105,7 +115,8 @@ pub(super) fn check(parsed: &ParsedDockerfile, build_args: &BTreeMap<String, Str
     if findings.is_enabled("InvalidDefaultArgInFrom") {
         let defaults = meta_args(parsed, &BTreeMap::new());
         for stage in &parsed.stages {
-            let Ok(name) = lexer.process_word(&stage.from.image, &defaults.values as &dyn Env) else {
+            let Ok(name) = lexer.process_word(&stage.from.image, &defaults.values as &dyn Env)
+            else {
                 // BuildKit abandons this check when expansion fails.
                 return;
             };
@@ -114,7 +125,10 @@ pub(super) fn check(parsed: &ParsedDockerfile, build_args: &BTreeMap<String, Str
                     "InvalidDefaultArgInFrom",
                     stage.span.start_line,
                     stage.span.column,
-                    format!("Default value for ARG {} results in empty or invalid base image name", stage.from.image),
+                    format!(
+                        "Default value for ARG {} results in empty or invalid base image name",
+                        stage.from.image
+                    ),
                 );
             }
         }
@@ -131,14 +145,20 @@ pub fn is_valid_reference(s: &str) -> bool {
         let separator = "(?:[._]|__|[-]+)";
         let path_component = format!("{alnum}(?:{separator}{alnum})*");
         let domain_component = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-        let domain = format!(r"(?:{domain_component}(?:\.{domain_component})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?");
+        let domain = format!(
+            r"(?:{domain_component}(?:\.{domain_component})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+        );
         let tag = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
         let digest = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
-        let pattern = format!(r"^((?:{domain}/)?{path_component}(?:/{path_component})*)(?::{tag})?(?:@{digest})?$");
+        let pattern = format!(
+            r"^((?:{domain}/)?{path_component}(?:/{path_component})*)(?::{tag})?(?:@{digest})?$"
+        );
         Regex::new(&pattern).ok()
     });
     let Some(re) = re else { return false };
-    let Some(caps) = re.captures(s) else { return false };
+    let Some(caps) = re.captures(s) else {
+        return false;
+    };
     let name_len = caps.get(1).map_or(0, |m| m.as_str().len());
     let is_bare_id = s.len() == 64 && s.bytes().all(|b| matches!(b, b'a'..=b'f' | b'0'..=b'9'));
     name_len <= 255 && !is_bare_id
@@ -162,7 +182,16 @@ mod tests {
         ] {
             assert!(is_valid_reference(ok), "{ok}");
         }
-        for bad in ["", "Alpine", "alpine:", ":tag", "a//b", "-x", "alpine:-bad", "foo/Bar"] {
+        for bad in [
+            "",
+            "Alpine",
+            "alpine:",
+            ":tag",
+            "a//b",
+            "-x",
+            "alpine:-bad",
+            "foo/Bar",
+        ] {
             assert!(!is_valid_reference(bad), "{bad}");
         }
     }

@@ -35,23 +35,6 @@ pub struct Rule {
     pub experimental: bool,
 }
 
-impl Rule {
-    /// The documentation page of the rule.
-    pub fn url(&self) -> String {
-        let mut slug = String::new();
-        for (i, c) in self.name.char_indices() {
-            // JSONArgsRecommended -> json-args-recommended
-            let prev_lower = i > 0 && self.name[..i].chars().last().is_some_and(char::is_lowercase);
-            if c.is_uppercase() && prev_lower {
-                slug.push('-');
-            }
-            slug.push(c.to_ascii_lowercase());
-        }
-        let slug = slug.replace("jsonargs", "json-args");
-        format!("https://docs.docker.com/go/dockerfile/rule/{slug}/")
-    }
-}
-
 const fn rule(name: &'static str, description: &'static str) -> Rule {
     Rule {
         name,
@@ -107,9 +90,16 @@ pub(crate) struct Findings<'c> {
 }
 
 impl Findings<'_> {
-    pub(crate) fn warn(&mut self, rule: &str, line: usize, column: usize, message: impl Into<String>) {
+    pub(crate) fn warn(
+        &mut self,
+        rule: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) {
         if self.config.is_enabled(rule) {
-            self.out.push(Diagnostic::warning(rule, line, column, message));
+            self.out
+                .push(Diagnostic::warning(rule, line, column, message));
         }
     }
 

@@ -9,7 +9,9 @@ use super::from_args::{meta_args, MetaArgs};
 use super::{Findings, LintOptions};
 use crate::context::clean_path;
 use crate::parser::ast::Span;
-use crate::parser::instructions::{expand, suggest, Command, Copy, Instruction, ParsedDockerfile, WordExpander};
+use crate::parser::instructions::{
+    expand, suggest, Command, Copy, Instruction, ParsedDockerfile, WordExpander,
+};
 use crate::parser::shell::Lexer;
 use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,11 +64,17 @@ impl WordExpander for Collector<'_> {
 
     fn words(&mut self, word: &str) -> Result<Vec<String>, String> {
         self.word(word)?;
-        self.lexer.process_words(word, self.env).map_err(|e| e.to_string())
+        self.lexer
+            .process_words(word, self.env)
+            .map_err(|e| e.to_string())
     }
 }
 
-pub(super) fn check(parsed: &ParsedDockerfile, opts: &LintOptions<'_>, findings: &mut Findings<'_>) {
+pub(super) fn check(
+    parsed: &ParsedDockerfile,
+    opts: &LintOptions<'_>,
+    findings: &mut Findings<'_>,
+) {
     let lexer = Lexer::new(parsed.escape);
     let meta = meta_args(parsed, &opts.build_args);
     let mut finished: BTreeMap<String, StageState> = BTreeMap::new();
@@ -103,12 +111,21 @@ fn check_command(
             let value = match (opts.build_args.get(&decl.key), &decl.default) {
                 (Some(v), _) => Some(v.clone()),
                 (None, Some(default)) => {
-                    let mut collector = Collector { lexer: *lexer, env: &state.env, unmatched: BTreeSet::new() };
+                    let mut collector = Collector {
+                        lexer: *lexer,
+                        env: &state.env,
+                        unmatched: BTreeSet::new(),
+                    };
                     let value = collector.word(default).ok();
                     report_undefined(collector.unmatched, state, cmd.span, findings);
                     value
                 }
-                (None, None) if meta.declared.contains(&decl.key) => meta.values.iter().rev().find(|(k, _)| *k == decl.key).map(|(_, v)| v.clone()),
+                (None, None) if meta.declared.contains(&decl.key) => meta
+                    .values
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| *k == decl.key)
+                    .map(|(_, v)| v.clone()),
                 (None, None) => None,
             };
             state.declared.insert(decl.key.clone());
@@ -119,7 +136,11 @@ fn check_command(
         return;
     }
 
-    let mut collector = Collector { lexer: *lexer, env: &state.env, unmatched: BTreeSet::new() };
+    let mut collector = Collector {
+        lexer: *lexer,
+        env: &state.env,
+        unmatched: BTreeSet::new(),
+    };
     let expanded = expand(cmd, &mut collector).unwrap_or_else(|_| cmd.clone());
     let unmatched = std::mem::take(&mut collector.unmatched);
     report_undefined(unmatched, state, cmd.span, findings);
@@ -162,7 +183,12 @@ fn check_command(
     }
 }
 
-fn report_undefined(unmatched: BTreeSet<String>, state: &StageState, span: Span, findings: &mut Findings<'_>) {
+fn report_undefined(
+    unmatched: BTreeSet<String>,
+    state: &StageState,
+    span: Span,
+    findings: &mut Findings<'_>,
+) {
     for name in unmatched {
         if state.declared.contains(&name) || NON_ENV_ARGS.contains(&name.as_str()) {
             continue;
@@ -211,16 +237,29 @@ fn secret_key(instruction: &str, key: &str, span: Span, findings: &mut Findings<
             "SecretsUsedInArgOrEnv",
             span.start_line,
             span.column,
-            format!("Do not use ARG or ENV instructions for sensitive data ({instruction} {key:?})"),
+            format!(
+                "Do not use ARG or ENV instructions for sensitive data ({instruction} {key:?})"
+            ),
         );
     }
 }
 
 /// CopyIgnoredFile, as BuildKit decides it: only for context sources, and
 /// not at all when the ignore file has `!` exceptions (too hard to judge).
-fn copy_ignored(verb: &str, copy: &Copy, is_add: bool, span: Span, opts: &LintOptions<'_>, findings: &mut Findings<'_>) {
+fn copy_ignored(
+    verb: &str,
+    copy: &Copy,
+    is_add: bool,
+    span: Span,
+    opts: &LintOptions<'_>,
+    findings: &mut Findings<'_>,
+) {
     let Some(ignore) = opts.ignore else { return };
-    if copy.from.is_some() || ignore.is_empty() || ignore.has_exclusions() || !findings.is_enabled("CopyIgnoredFile") {
+    if copy.from.is_some()
+        || ignore.is_empty()
+        || ignore.has_exclusions()
+        || !findings.is_enabled("CopyIgnoredFile")
+    {
         return;
     }
     for src in &copy.sources {
@@ -245,10 +284,25 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for yes in ["password", "DB_PASSWORD", "GITHUB_TOKEN", "api_key", "AWS_SECRET_ACCESS_KEY", "auth"] {
+        for yes in [
+            "password",
+            "DB_PASSWORD",
+            "GITHUB_TOKEN",
+            "api_key",
+            "AWS_SECRET_ACCESS_KEY",
+            "auth",
+        ] {
             assert!(is_secret_key(yes), "{yes}");
         }
-        for no in ["PASSWORDS", "MONKEY", "PUBLIC_KEY", "KEY_FILE", "TOKEN_VERSION", "PATH", "tokenizer"] {
+        for no in [
+            "PASSWORDS",
+            "MONKEY",
+            "PUBLIC_KEY",
+            "KEY_FILE",
+            "TOKEN_VERSION",
+            "PATH",
+            "tokenizer",
+        ] {
             assert!(!is_secret_key(no), "{no}");
         }
     }

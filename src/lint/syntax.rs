@@ -35,11 +35,19 @@ pub(super) fn check(df: &Dockerfile, parsed: &ParsedDockerfile, findings: &mut F
                             "FromAsCasing",
                             line,
                             column,
-                            format!("'{as_word}' and '{}' keywords' casing do not match", node.keyword_raw),
+                            format!(
+                                "'{as_word}' and '{}' keywords' casing do not match",
+                                node.keyword_raw
+                            ),
                         );
                     }
                     if *name != name.to_lowercase() {
-                        findings.warn("StageNameCasing", line, column, format!("Stage name '{name}' should be lowercase"));
+                        findings.warn(
+                            "StageNameCasing",
+                            line,
+                            column,
+                            format!("Stage name '{name}' should be lowercase"),
+                        );
                     }
                 }
             }
@@ -50,7 +58,9 @@ pub(super) fn check(df: &Dockerfile, parsed: &ParsedDockerfile, findings: &mut F
     for stage in &parsed.stages {
         for cmd in &stage.commands {
             let legacy = match &cmd.instruction {
-                Instruction::Env(pairs) | Instruction::Label(pairs) => pairs.iter().filter(|kv| kv.legacy).count(),
+                Instruction::Env(pairs) | Instruction::Label(pairs) => {
+                    pairs.iter().filter(|kv| kv.legacy).count()
+                }
                 _ => 0,
             };
             let name = &cmd.keyword_raw;
@@ -118,7 +128,9 @@ fn instruction_casing(df: &Dockerfile, findings: &mut Findings<'_>) {
 fn stage_names(parsed: &ParsedDockerfile, findings: &mut Findings<'_>) {
     let mut seen = BTreeSet::new();
     for stage in &parsed.stages {
-        let Some(name) = &stage.from.name else { continue };
+        let Some(name) = &stage.from.name else {
+            continue;
+        };
         let (line, column) = (stage.span.start_line, stage.span.column);
         if RESERVED_STAGE_NAMES.contains(&name.as_str()) {
             findings.warn(
