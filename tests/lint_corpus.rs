@@ -1,46 +1,25 @@
-//! The real-world Dockerfile corpus through parse + lint: nothing may panic,
-//! and files BuildKit builds must get no *errors* (warnings are fine).
-//! The corpus lives outside the repo: `$RBUILD_SHARED/corpus/real-dockerfiles`
-//! (default `<repo>/../shared`).
+//! The real-world Dockerfile corpus through the linter and through
+//! `rbuild check`: nothing may crash, the lint rules and instruction typing
+//! give no *errors* on files BuildKit builds (warnings are fine), and the CLI
+//! always answers with a JSON report and exit code 0 or 1.
+
+mod common;
 
 use rbuild::context::DockerIgnore;
 use rbuild::lint::{lint, LintOptions};
 use rbuild::parser::instructions::parse_dockerfile;
 use rbuild::parser::parse;
-use std::path::PathBuf;
-
-fn corpus_dir() -> Option<PathBuf> {
-    let shared = std::env::var_os("RBUILD_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let dir = shared.join("corpus/real-dockerfiles");
-    dir.is_dir().then_some(dir)
-}
+use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn corpus_lints_without_errors() {
-    let Some(dir) = corpus_dir() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "corpus not found: set RBUILD_SHARED to the directory holding corpus/real-dockerfiles"
-        );
-        eprintln!("skipping: corpus not found (set RBUILD_SHARED)");
+    let Some(files) = common::corpus_dockerfiles() else {
         return;
     };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("read corpus dir")
-        .filter_map(|e| e.ok().map(|e| e.path().join("Dockerfile")))
-        .filter(|p| p.is_file())
-        .collect();
-    entries.sort();
-    assert!(
-        entries.len() > 100,
-        "corpus looks incomplete: {}",
-        entries.len()
-    );
     let mut problems = Vec::new();
     let mut warnings = 0usize;
-    for path in &entries {
+    for path in &files {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).expect("read corpus file");
         let df = match parse(&bytes) {
@@ -57,7 +36,7 @@ fn corpus_lints_without_errors() {
                 continue;
             }
         };
-        let context = path.parent().expect("corpus file has a parent");
+        let context = path.parent().unwrap_or(Path::new("."));
         let ignore = DockerIgnore::load(context, Some(path)).expect("load .dockerignore");
         let opts = LintOptions {
             file: name.clone(),
@@ -72,10 +51,48 @@ fn corpus_lints_without_errors() {
             }
         }
     }
-    eprintln!("{} files, {warnings} warnings", entries.len());
+    eprintln!("{} files, {warnings} warnings", files.len());
     assert!(
         problems.is_empty(),
         "errors on files BuildKit accepts:\n{}",
         problems.join("\n")
     );
+}
+
+/// Errors the CLI may still report are the stage graph's (e.g. a global ARG
+/// without default used as the base name, which BuildKit also rejects unless
+/// `--build-arg` sets it); they are never rule findings.
+#[test]
+fn corpus_through_the_cli_never_crashes() {
+    let Some(files) = common::corpus_dockerfiles() else {
+        return;
+    };
+    for path in &files {
+        let context = path.parent().unwrap_or(Path::new("."));
+        let out = Command::new(env!("CARGO_BIN_EXE_rbuild"))
+            .arg("check")
+            .arg("--format")
+            .arg("json")
+            .arg("-f")
+            .arg(path)
+            .arg(context)
+            .output()
+            .expect("run rbuild");
+        let name = path.display();
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "{name}: exit {code:?}: {out:?}"
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{name}: stdout is not JSON ({e}): {out:?}"));
+        let diagnostics = report["diagnostics"].as_array().expect("diagnostics array");
+        for d in diagnostics {
+            if d["severity"] == "error" {
+                assert!(d["rule"].is_null(), "{name}: lint error {d}");
+            }
+        }
+        let has_error = diagnostics.iter().any(|d| d["severity"] == "error");
+        assert_eq!(code == Some(1), has_error, "{name}: exit code vs report");
+    }
 }

@@ -5,6 +5,7 @@
 //! the context; the build engine does that and asks [`DockerIgnore`] per path.
 
 pub mod dockerignore;
+mod pattern;
 
 pub use dockerignore::{DockerIgnore, DockerIgnoreError, ParentMatches};
 
