@@ -165,6 +165,9 @@ fn stage_inherits_env_and_shell_from_its_base_stage() {
                FROM base\nWORKDIR $DIR\nWORKDIR rel\nCMD echo hi\n";
     let hits = rules_of(&run(src, &[], None));
     assert!(hits.is_empty(), "{hits:?}");
+    // The base's WORKDIR does not count as set by the child stage.
+    let src = "FROM alpine AS base\nWORKDIR /w\nFROM base\nWORKDIR rel\n";
+    assert_eq!(rules_of(&run(src, &[], None)), ["WorkdirRelativePath"]);
 }
 
 #[test]

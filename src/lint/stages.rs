@@ -3,7 +3,8 @@
 //! stage defines), WorkdirRelativePath, JSONArgsRecommended (unless a SHELL
 //! was set), MultipleInstructionsDisallowed (CMD, ENTRYPOINT, HEALTHCHECK),
 //! SecretsUsedInArgOrEnv, and CopyIgnoredFile. A stage built `FROM` an
-//! earlier stage starts with that stage's state.
+//! earlier stage starts with that stage's variables and SHELL (not with its
+//! "WORKDIR was set" mark, as in BuildKit).
 
 use super::from_args::{meta_args, MetaArgs};
 use super::{Findings, LintOptions};
@@ -84,6 +85,9 @@ pub(super) fn check(
             .unwrap_or_else(|_| stage.from.image.clone())
             .to_lowercase();
         let mut state = finished.get(&base).cloned().unwrap_or_default();
+        // BuildKit applies the base's WORKDIR without marking it as set by
+        // this stage, so a child stage's first relative WORKDIR still warns.
+        state.workdir_set = false;
         let mut once: BTreeMap<&'static str, Span> = BTreeMap::new();
         for cmd in &stage.commands {
             check_command(cmd, &lexer, &meta, opts, &mut state, &mut once, findings);
