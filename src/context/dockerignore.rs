@@ -213,7 +213,12 @@ impl DockerIgnore {
         if self.patterns.is_empty() {
             return false;
         }
-        let cleaned = clean_path(rel_path);
+        // Walkers pass clean paths; only pay for cleaning when needed.
+        let cleaned = if is_clean_relative(rel_path) {
+            std::borrow::Cow::Borrowed(rel_path)
+        } else {
+            std::borrow::Cow::Owned(clean_path(rel_path))
+        };
         let path = cleaned.trim_start_matches('/');
         if path.is_empty() || path == "." {
             return false;
@@ -285,6 +290,15 @@ impl DockerIgnore {
             prefix.starts_with(&dir_slash)
         })
     }
+}
+
+/// True when `clean_path` would return `path` unchanged and it is relative:
+/// no empty, `.` or `..` elements and no leading or trailing `/`.
+fn is_clean_relative(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .split('/')
+            .all(|element| !matches!(element, "" | "." | ".."))
 }
 
 /// Docker's per-line normalisation (BuildKit `dockerignore.ReadAll`): trim,
