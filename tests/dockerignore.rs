@@ -182,6 +182,19 @@ fn bad_patterns_are_errors_naming_the_line() {
     assert!(err.to_string().contains("ctx/.dockerignore:2"), "{err}");
     let err = DockerIgnore::parse("a[b\n", None).unwrap_err();
     assert!(err.to_string().contains("line 1"), "{err}");
+    // Go's filepath.Match rejects these; so does Docker.
+    for bad in ["[]a]", "[a-]", "x\\", "[^]", "[-a]", "a[b-"] {
+        assert!(
+            DockerIgnore::from_patterns([bad]).is_err(),
+            "{bad:?} accepted"
+        );
+    }
+    for good in ["[\\]]", "[a-c]", "[^a]", "\\[x", "[!a]"] {
+        assert!(
+            DockerIgnore::from_patterns([good]).is_ok(),
+            "{good:?} rejected"
+        );
+    }
 }
 
 #[test]

@@ -77,6 +77,7 @@ pub(super) fn contains_wildcards(pattern: &str) -> bool {
 /// patterns compare as strings, `foo**` and `**foo` as prefix/suffix, and
 /// everything else becomes an anchored regex.
 pub(super) fn compile_pattern(pattern: &str) -> Result<MatchKind, String> {
+    check_go_syntax(pattern)?;
     #[derive(PartialEq)]
     enum Detected {
         Exact,
@@ -182,4 +183,59 @@ pub(super) fn compile_pattern(pattern: &str) -> Result<MatchKind, String> {
                 .map_err(|e| format!("not a valid match pattern ({e})"))
         }
     }
+}
+
+/// Rejects what Go's `filepath.Match` rejects (Docker validates every
+/// pattern with it): a trailing `\`, and character classes that are empty,
+/// unclosed, or have a range end that is missing, `-` or `]` unescaped.
+fn check_go_syntax(pattern: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("syntax error in pattern: {why}"));
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if chars.next().is_none() {
+                    return bad("trailing backslash");
+                }
+            }
+            '[' => {
+                if chars.peek() == Some(&'^') {
+                    chars.next();
+                }
+                let mut ranges = 0usize;
+                loop {
+                    if ranges > 0 && chars.peek() == Some(&']') {
+                        chars.next();
+                        break;
+                    }
+                    // One class member: a character or a `lo-hi` range.
+                    for end in 0..2 {
+                        match chars.next() {
+                            None => return bad("unclosed character class"),
+                            Some('-' | ']') => {
+                                return bad("misplaced '-' or ']' in character class")
+                            }
+                            Some('\\') => {
+                                if chars.next().is_none() {
+                                    return bad("trailing backslash");
+                                }
+                            }
+                            Some(_) => {}
+                        }
+                        if chars.peek().is_none() {
+                            return bad("unclosed character class");
+                        }
+                        if end == 0 && chars.peek() == Some(&'-') {
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                    ranges += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
