@@ -193,11 +193,7 @@ fn check_go_syntax(pattern: &str) -> Result<(), String> {
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if chars.next().is_none() {
-                    return bad("trailing backslash");
-                }
-            }
+            '\\' if chars.next().is_none() => return bad("trailing backslash"),
             '[' => {
                 if chars.peek() == Some(&'^') {
                     chars.next();
