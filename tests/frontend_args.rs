@@ -4,7 +4,7 @@
 
 mod frontend_support;
 
-use frontend_support::file;
+use frontend_support::{arg_pairs, file, pairs};
 use rbuild::parser::args::{BuildArgs, GlobalScope, Platform, Scope};
 use rbuild::parser::instructions::{Instruction, ParsedDockerfile};
 use rbuild::parser::shell::Env;
@@ -60,6 +60,27 @@ fn global_args_reach_from_but_not_the_stage_unless_redeclared() {
         "undefined in the stage before ARG V"
     );
     assert_eq!(got[1], ("/b3.19".to_string(), BTreeSet::new()));
+    // Declared without a value: empty, and not reported as undefined.
+    let got = workdirs("FROM a\nARG U\nWORKDIR /x$U\n", &BuildArgs::new());
+    assert_eq!(got[0], ("/x".to_string(), BTreeSet::new()));
+    // History lists declared ARGs in order, ENV-shadowed values included.
+    let df = file("FROM a\nARG B=1 A\nENV B=2\n");
+    let args = BuildArgs::new();
+    let g2 = global(&df, &args);
+    let mut scope = Scope::new(&g2, &args, Vec::new());
+    for c in &df.stages[0].commands {
+        scope.step(c).unwrap();
+    }
+    let hist: Vec<String> = scope
+        .history_args()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    assert_eq!(hist, vec!["B=2", "A="]);
+    // FROM words report names the global scope lacks.
+    let (word, matches) = g.expand_from_word("$V-$NOPE").unwrap();
+    assert_eq!(word, "3.19-");
+    assert!(matches.unmatched.contains("NOPE") && matches.matched.contains("V"));
 }
 
 #[test]
@@ -156,6 +177,10 @@ fn image_env_holds_env_only() {
     );
     assert_eq!(scope.env().lookup("A").as_deref(), Some("1"));
     assert!(scope.is_declared("A") && !scope.is_declared("B"));
+    assert_eq!(
+        scope.history_args(),
+        vec![("A".to_string(), "1".to_string())]
+    );
     let child = Scope::inherit(&scope);
     assert_eq!(child.env().lookup("B").as_deref(), Some("2"));
 }
@@ -245,19 +270,12 @@ fn arg_step_reports_the_resolved_values() {
     let g = global(&df, &args);
     let mut scope = Scope::new(&g, &args, Vec::new());
     let step = scope.step(&df.stages[0].commands[0]).unwrap();
-    let Instruction::Arg(decls) = step.command.instruction else {
-        panic!()
-    };
-    let got: Vec<(&str, Option<&str>)> = decls
-        .iter()
-        .map(|d| (d.key.as_str(), d.default.as_deref()))
-        .collect();
     assert_eq!(
-        got,
-        vec![
+        arg_pairs(&step.command.instruction),
+        pairs(&[
             ("G", Some("global")),
             ("L", Some("global")),
             ("local", None)
-        ]
+        ])
     );
 }

@@ -5,11 +5,10 @@
 
 mod frontend_support;
 
-use frontend_support::{error, file, instr, typed};
+use frontend_support::{arg_pairs, error, file, instr, pairs};
 use rbuild::parser::ast::Node;
 use rbuild::parser::instructions::{
-    expand, parse_instruction, ErrorKind, Healthcheck, Instruction, NetworkMode, SecurityMode,
-    ShellExpander,
+    parse_instruction, parse_signal, ErrorKind, Healthcheck, Instruction, NetworkMode, SecurityMode,
 };
 use std::time::Duration;
 
@@ -219,21 +218,14 @@ fn env_label_maintainer_expose_user_workdir_volume_stopsignal() {
 
 #[test]
 fn arg_declarations() {
-    let Instruction::Arg(a) = instr("ARG A B=2 C=\"x y\" D=") else {
-        panic!()
-    };
-    let got: Vec<(&str, Option<&str>)> = a
-        .iter()
-        .map(|d| (d.key.as_str(), d.default.as_deref()))
-        .collect();
     assert_eq!(
-        got,
-        vec![
+        arg_pairs(&instr("ARG A B=2 C=\"x y\" D=")),
+        pairs(&[
             ("A", None),
             ("B", Some("2")),
             ("C", Some("\"x y\"")),
             ("D", Some(""))
-        ]
+        ])
     );
     assert!(error("ARG =x")
         .kind
@@ -410,54 +402,20 @@ fn instructions_before_the_first_from() {
 }
 
 #[test]
-fn expansion_touches_only_what_buildkit_expands() {
-    let env: Vec<(String, String)> = [("V", "x"), ("P", "80 443"), ("U", "app")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let run = |src: &str| {
-        let mut ex = ShellExpander::new('\\', &env);
-        let out = expand(&typed(src).unwrap(), &mut ex).unwrap().instruction;
-        (out, ex.matches.unmatched)
-    };
-    let (Instruction::Copy(c), _) = run("COPY --from=$V --chown=$U --chmod=$V /$V \"/a/$V\"")
-    else {
-        panic!()
-    };
-    assert_eq!(
-        (c.sources, c.dest),
-        (vec!["/x".to_string()], "/a/x".to_string())
+fn signals_and_chmod() {
+    assert_eq!(parse_signal("SIGTERM"), Ok(15));
+    assert_eq!(parse_signal("quit"), Ok(3));
+    assert_eq!(parse_signal("9"), Ok(9));
+    assert_eq!(parse_signal("SIGRTMAX-1"), Ok(63));
+    assert!(parse_signal("0").is_err() && parse_signal("SIGRTMIN+16").is_err());
+    let e = error("COPY --chmod=8888 a b");
+    assert!(
+        e.kind
+            .to_string()
+            .contains("invalid chmod parameter: '8888'"),
+        "{e}"
     );
-    assert_eq!(
-        (c.from.as_deref(), c.chown.as_deref(), c.chmod.as_deref()),
-        (Some("$V"), Some("app"), Some("$V"))
+    assert!(
+        matches!(instr("COPY --chmod=u+x a b"), Instruction::Copy(c) if c.chmod.as_deref() == Some("u+x"))
     );
-    assert_eq!(
-        run("EXPOSE $P").0,
-        Instruction::Expose(vec!["80".into(), "443".into()])
-    );
-    assert_eq!(
-        run("WORKDIR /$V/$MISSING").0,
-        Instruction::Workdir("/x/".into())
-    );
-    assert!(run("WORKDIR /$V/$MISSING").1.contains("MISSING"));
-    let (Instruction::Env(kv), _) = run("ENV K=\"$V y\"") else {
-        panic!()
-    };
-    assert_eq!(kv[0].value, "x y");
-    assert_eq!(run("RUN echo $V").0, instr("RUN echo $V"));
-    assert_eq!(run("CMD echo $V").0, instr("CMD echo $V"));
-    let (Instruction::Run(r), _) = run("RUN --mount=type=cache,target=/$V,id=$V,mode=0700 true")
-    else {
-        panic!()
-    };
-    assert_eq!(
-        (r.mounts[0].target.as_deref(), r.mounts[0].id.as_deref()),
-        (Some("/x"), Some("x"))
-    );
-    let e = expand(
-        &typed("USER ${NOPE:?must be set}").unwrap(),
-        &mut ShellExpander::new('\\', &env),
-    );
-    assert!(e.unwrap_err().to_string().contains("must be set"));
 }

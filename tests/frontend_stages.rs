@@ -69,6 +69,8 @@ fn build_args_and_platform_reach_from() {
     let g = stage_graph_of(&df, &opts).unwrap();
     assert_eq!(g.stages[0].base, "golang:1.23-arm64");
     assert_eq!(g.stages[0].platform.as_deref(), Some("linux/arm64"));
+    let e = graph("FROM --platform=linux/a/b/c alpine\n", None).unwrap_err();
+    assert!(e.contains("failed to parse platform"), "{e}");
     // A stage-local ARG is not visible in FROM.
     let e = graph("FROM alpine\nARG B=x\nFROM $B\n", None).unwrap_err();
     assert!(

@@ -118,3 +118,78 @@ fn words_test() {
         failures.join("\n")
     );
 }
+
+/// A 64-bit linear congruential generator: deterministic cases, no crate.
+fn lcg(state: &mut u64) -> usize {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    (*state >> 33) as usize
+}
+
+/// BuildKit has no data file for `#`, `##`, `%`, `%%`, `/`, `//`, so the
+/// reference here is bash itself: random glob patterns over random values
+/// must give what bash gives (`LC_ALL=C`, so ranges are byte ranges).
+#[test]
+fn glob_modifiers_match_bash() {
+    let bash = std::path::Path::new("/bin/bash");
+    if !bash.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "/bin/bash is required for this test on CI (apt-get install bash)"
+        );
+        eprintln!("skipping glob_modifiers_match_bash: /bin/bash not found");
+        return;
+    }
+    let atoms = [
+        "a", "b", "c", "*", "?", "[ab]", "[!a]", "[b-c]", "[^c]", "\\*",
+    ];
+    let ops = ["#", "##", "%", "%%", "/", "//"];
+    let mut state = 42;
+    let mut script = String::from("set -u\n");
+    let mut cases = Vec::new();
+    for _ in 0..600 {
+        let value: String = (0..1 + lcg(&mut state) % 8)
+            .map(|_| ["a", "b", "c", "*"][lcg(&mut state) % 4])
+            .collect();
+        let pattern: String = (0..1 + lcg(&mut state) % 4)
+            .map(|_| atoms[lcg(&mut state) % atoms.len()])
+            .collect();
+        let op = ops[lcg(&mut state) % ops.len()];
+        let tail = if op.starts_with('/') { "/X" } else { "" };
+        script.push_str(&format!(
+            "v='{value}'; p='{pattern}'; printf '%s\\n' \"${{v{op}$p{tail}}}\"\n"
+        ));
+        cases.push((value, format!("${{V{op}{pattern}{tail}}}")));
+    }
+    let output = std::process::Command::new(bash)
+        .arg("-c")
+        .arg(&script)
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run bash");
+    assert!(output.status.success(), "bash failed: {output:?}");
+    let stdout = String::from_utf8(output.stdout).expect("bash output is UTF-8");
+    let expected: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        expected.len(),
+        cases.len(),
+        "bash printed a wrong number of lines"
+    );
+    let lexer = Lexer::new('\\');
+    let mut failures = Vec::new();
+    for ((value, source), want) in cases.iter().zip(&expected) {
+        let env = vec![("V".to_string(), value.clone())];
+        let got = lexer.process_word(source, &env);
+        if got.as_deref() != Ok(*want) {
+            failures.push(format!("V={value:?} {source}: got {got:?}, bash {want:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from bash:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}

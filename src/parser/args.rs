@@ -246,6 +246,14 @@ impl GlobalScope {
     pub fn escape(&self) -> char {
         self.escape
     }
+
+    /// Expands a FROM word (base or `--platform`) with the global variables,
+    /// also telling which names were (not) found (UndefinedArgInFrom).
+    pub fn expand_from_word(&self, word: &str) -> Result<(String, Matches), String> {
+        Lexer::new(self.escape)
+            .process_word_with_matches(word, &self.values)
+            .map_err(|e| e.to_string())
+    }
 }
 
 fn expand_word(
@@ -273,7 +281,8 @@ fn expand_word(
 pub struct Step {
     /// The instruction with its expandable words expanded.
     pub command: Command,
-    /// Variable names the instruction used that were not set (UndefinedVar).
+    /// Variable names the instruction used that are neither set nor declared
+    /// by an ARG in the stage (what BuildKit's UndefinedVar lint reports).
     pub unmatched: BTreeSet<String>,
 }
 
@@ -288,6 +297,8 @@ pub struct Scope<'a> {
     env_only: Vec<(String, String)>,
     /// ARGs declared in this stage (or its parent stage).
     declared: BTreeSet<String>,
+    /// The same names in order of first declaration (for history).
+    declared_order: Vec<String>,
 }
 
 impl<'a> Scope<'a> {
@@ -303,6 +314,7 @@ impl<'a> Scope<'a> {
             vars: image_env.clone(),
             env_only: image_env,
             declared: BTreeSet::new(),
+            declared_order: Vec::new(),
         }
     }
 
@@ -333,6 +345,19 @@ impl<'a> Scope<'a> {
         env
     }
 
+    /// The declared ARGs with their current values (empty when unset), in
+    /// declaration order: what BuildKit puts in front of a RUN's history
+    /// entry and cache key (`|2 A=1 B= /bin/sh -c ...`).
+    pub fn history_args(&self) -> Vec<(String, String)> {
+        self.declared_order
+            .iter()
+            .map(|k| {
+                let value = self.vars.as_slice().lookup(k).unwrap_or_default();
+                (k.clone(), value)
+            })
+            .collect()
+    }
+
     /// True when `key` was declared by an ARG in this stage.
     pub fn is_declared(&self, key: &str) -> bool {
         self.declared.contains(key)
@@ -358,9 +383,10 @@ impl<'a> Scope<'a> {
                 self.env_only.push((pair.key.clone(), pair.value.clone()));
             }
         }
+        let unmatched = self.undeclared(expander.matches.unmatched);
         Ok(Step {
             command: expanded,
-            unmatched: expander.matches.unmatched,
+            unmatched,
         })
     }
 
@@ -382,7 +408,9 @@ impl<'a> Scope<'a> {
                 }
                 (None, None) => self.global.get(&decl.key).map(str::to_string),
             };
-            self.declared.insert(decl.key.clone());
+            if self.declared.insert(decl.key.clone()) {
+                self.declared_order.push(decl.key.clone());
+            }
             if let Some(value) = &value {
                 self.vars.push((decl.key.clone(), value.clone()));
             }
@@ -396,7 +424,14 @@ impl<'a> Scope<'a> {
                 instruction: Instruction::Arg(resolved),
                 ..command.clone()
             },
-            unmatched,
+            unmatched: self.undeclared(unmatched),
         })
+    }
+
+    /// Drops names declared by an ARG (set or not): BuildKit's UndefinedVar
+    /// does not report `ARG X` without a value.
+    fn undeclared(&self, mut names: BTreeSet<String>) -> BTreeSet<String> {
+        names.retain(|n| !self.declared.contains(n));
+        names
     }
 }

@@ -24,7 +24,6 @@ use crate::parser::diagnostic::Diagnostic;
 use crate::parser::instructions::{
     parse_dockerfile, suggest, Command, Instruction, ParsedDockerfile, Stage,
 };
-use crate::parser::shell::Lexer;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -113,7 +112,6 @@ pub fn stage_graph_of(
         &target_name,
         df.escape,
     )?;
-    let lexer = Lexer::new(df.escape);
 
     // Pass 1: names, bases (earlier stages only), platforms.
     let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
@@ -121,14 +119,12 @@ pub fn stage_graph_of(
     for stage in &df.stages {
         let line = stage.span.start_line;
         let at = |message: String| Diagnostic::error(line, stage.span.column, message);
-        let base = lexer
-            .process_word(&stage.from.image, global.env())
-            .map_err(|e| {
-                at(format!(
-                    "failed to expand base name {:?}: {e}",
-                    stage.from.image
-                ))
-            })?;
+        let (base, _) = global.expand_from_word(&stage.from.image).map_err(|e| {
+            at(format!(
+                "failed to expand base name {:?}: {e}",
+                stage.from.image
+            ))
+        })?;
         if base.is_empty() {
             return Err(at(format!(
                 "base name ({}) should not be blank",
@@ -138,12 +134,14 @@ pub fn stage_graph_of(
         let platform = match &stage.from.platform {
             None => None,
             Some(p) => {
-                let value = lexer.process_word(p, global.env()).map_err(|e| {
+                let (value, _) = global.expand_from_word(p).map_err(|e| {
                     at(format!("failed to process arguments for platform {p}: {e}"))
                 })?;
                 if value.is_empty() {
                     return Err(at(format!("empty platform value from expression {p}")));
                 }
+                Platform::parse(&value)
+                    .map_err(|e| at(format!("failed to parse platform {p}: {e}")))?;
                 Some(value)
             }
         };

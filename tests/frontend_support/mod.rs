@@ -34,3 +34,22 @@ pub fn file(src: &str) -> ParsedDockerfile {
     let df = parse(src.as_bytes()).unwrap_or_else(|e| panic!("raw parse: {e}"));
     parse_dockerfile(&df).unwrap_or_else(|e| panic!("typing: {e}"))
 }
+
+/// The (name, value) pairs of an ARG instruction.
+pub fn arg_pairs(instruction: &Instruction) -> Vec<(String, Option<String>)> {
+    match instruction {
+        Instruction::Arg(decls) => decls
+            .iter()
+            .map(|d| (d.key.clone(), d.default.clone()))
+            .collect(),
+        other => panic!("not an ARG: {other:?}"),
+    }
+}
+
+/// Shorthand for expected [`arg_pairs`].
+pub fn pairs(expected: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+    expected
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+        .collect()
+}

@@ -92,10 +92,26 @@ fn sources_and_dest(node: &Node, name: &str, flags: &Flags) -> Result<Copy, Inst
             "{name} cannot accept a heredoc as a destination"
         ))));
     }
+    let chmod = flags.string("chmod");
+    if let Some(mode) = chmod
+        .as_deref()
+        .filter(|m| m.bytes().all(|b| b.is_ascii_digit()))
+    {
+        // Octal modes must fit 07777; other forms (`u+x`) are symbolic.
+        if u32::from_str_radix(mode, 8).map_or(true, |m| m > 0o7777) {
+            return Err(InstructionError::new(
+                node.line(),
+                node.column_of("--chmod"),
+                ErrorKind::Invalid(format!(
+                    "invalid chmod parameter: '{mode}'. it should be octal string and between 0 and 07777"
+                )),
+            ));
+        }
+    }
     let mut copy = Copy {
         dest: dest.clone(),
         chown: flags.string("chown"),
-        chmod: flags.string("chmod"),
+        chmod,
         link: flags.bool("link"),
         exclude: flags.strings("exclude"),
         ..Copy::default()

@@ -10,6 +10,7 @@
 //! executor expands those whose delimiter was unquoted, when it writes them).
 
 use super::mount::parse_mount;
+use super::simple::{exposed_ports, parse_signal};
 use super::{Command, ErrorKind, Instruction, InstructionError, KeyValue};
 use crate::parser::shell::{Env, Lexer, Matches};
 
@@ -21,6 +22,12 @@ pub trait WordExpander {
     /// One word to several (BuildKit `ProcessWords`): also split at unquoted
     /// whitespace. Used by EXPOSE.
     fn words(&mut self, word: &str) -> Result<Vec<String>, String>;
+    /// A heredoc body of COPY/ADD whose delimiter was unquoted: variables
+    /// substituted, quotes kept as text (BuildKit's raw-quotes lexer).
+    /// The default uses [`WordExpander::word`].
+    fn raw(&mut self, text: &str) -> Result<String, String> {
+        self.word(text)
+    }
 }
 
 /// Returns `cmd` with its expandable words expanded by `ex`.
@@ -70,8 +77,14 @@ pub fn expand(cmd: &Command, ex: &mut dyn WordExpander) -> Result<Command, Instr
                 }
             }
         }
-        Instruction::User(s) | Instruction::Workdir(s) | Instruction::StopSignal(s) => {
+        Instruction::User(s) | Instruction::Workdir(s) => {
             *s = word(s)?;
+        }
+        Instruction::StopSignal(s) => {
+            *s = word(s)?;
+            // BuildKit checks the signal once it is expanded.
+            parse_signal(s)
+                .map_err(|m| InstructionError::new(line, column, ErrorKind::Invalid(m)))?;
         }
         Instruction::Volume(volumes) => {
             for v in volumes.iter_mut() {
@@ -97,6 +110,23 @@ pub fn expand(cmd: &Command, ex: &mut dyn WordExpander) -> Result<Command, Instr
         | Instruction::Onbuild(_)
         | Instruction::Healthcheck(_) => {}
     }
+    let contents = match &mut out.instruction {
+        Instruction::Copy(copy) => Some(&mut copy.contents),
+        Instruction::Add(add) => Some(&mut add.copy.contents),
+        _ => None,
+    };
+    for content in contents.into_iter().flatten().filter(|c| c.expand) {
+        content.data = ex.raw(&content.data).map_err(|message| {
+            InstructionError::new(
+                line,
+                column,
+                ErrorKind::Expansion {
+                    word: content.path.clone(),
+                    message,
+                },
+            )
+        })?;
+    }
     if let Instruction::Expose(ports) = &mut out.instruction {
         let mut expanded = Vec::with_capacity(ports.len());
         for p in ports.iter() {
@@ -111,6 +141,9 @@ pub fn expand(cmd: &Command, ex: &mut dyn WordExpander) -> Result<Command, Instr
                 )
             })?);
         }
+        // BuildKit checks the ports once they are expanded.
+        exposed_ports(&expanded)
+            .map_err(|m| InstructionError::new(line, column, ErrorKind::Invalid(m)))?;
         *ports = expanded;
     }
     Ok(out)
@@ -182,5 +215,15 @@ impl WordExpander for ShellExpander<'_> {
         self.lexer
             .process_words(word, self.env)
             .map_err(|e| e.to_string())
+    }
+
+    fn raw(&mut self, text: &str) -> Result<String, String> {
+        let (out, matches) = self
+            .lexer
+            .raw_quotes(true)
+            .process_word_with_matches(text, self.env)
+            .map_err(|e| e.to_string())?;
+        self.record(matches);
+        Ok(out)
     }
 }

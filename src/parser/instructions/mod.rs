@@ -25,7 +25,7 @@ pub use from::From;
 pub use healthcheck::{parse_go_duration, Healthcheck, HealthcheckCmd};
 pub use mount::{parse_mount, Mount, MountType, Sharing};
 pub use run::{CommandLine, NetworkMode, Run, SecurityMode};
-pub use simple::{ArgDecl, KeyValue, Onbuild};
+pub use simple::{exposed_ports, parse_signal, ArgDecl, KeyValue, Onbuild};
 
 use crate::parser::ast::{Dockerfile, Node, Span};
 

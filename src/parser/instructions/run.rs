@@ -113,7 +113,7 @@ pub(super) fn parse_cmd(node: &Node, name: &str) -> Result<CommandLine, Instruct
 /// SHELL: exec form only, at least one element.
 pub(super) fn parse_shell(node: &Node) -> Result<Vec<String>, InstructionError> {
     parse_flags(node, "SHELL", &[])?;
-    if node.args.is_empty() || node.args.iter().all(|a| a.is_empty()) && !node.json_form {
+    if node.args.iter().all(|a| a.is_empty()) {
         return Err(node.error(ErrorKind::Arguments(
             "SHELL requires at least one argument".into(),
         )));

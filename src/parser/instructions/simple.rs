@@ -174,3 +174,113 @@ fn strip_keyword<'a>(text: &'a str, keyword: &str) -> &'a str {
         _ => trimmed,
     }
 }
+
+/// The Linux signal names Docker accepts (without `SIG`), by number.
+const SIGNALS: [(&str, u32); 31] = [
+    ("ABRT", 6),
+    ("ALRM", 14),
+    ("BUS", 7),
+    ("CHLD", 17),
+    ("CLD", 17),
+    ("CONT", 18),
+    ("FPE", 8),
+    ("HUP", 1),
+    ("ILL", 4),
+    ("INT", 2),
+    ("IO", 29),
+    ("IOT", 6),
+    ("KILL", 9),
+    ("PIPE", 13),
+    ("POLL", 29),
+    ("PROF", 27),
+    ("PWR", 30),
+    ("QUIT", 3),
+    ("SEGV", 11),
+    ("STKFLT", 16),
+    ("STOP", 19),
+    ("SYS", 31),
+    ("TERM", 15),
+    ("TRAP", 5),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("USR1", 10),
+    ("USR2", 12),
+    ("VTALRM", 26),
+];
+
+/// Docker's `signal.ParseSignal` for Linux: a number > 0, or a name with or
+/// without `SIG` (any case), including `RTMIN+n` / `RTMAX-n`. Returns the
+/// signal number. Extra names: `WINCH` (28) and `XCPU`/`XFSZ` (24/25).
+pub fn parse_signal(raw: &str) -> Result<u32, String> {
+    let invalid = || format!("Invalid signal: {raw}");
+    if let Ok(n) = raw.parse::<u32>() {
+        return if n == 0 { Err(invalid()) } else { Ok(n) };
+    }
+    let upper = raw.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let (rtmin, rtmax) = (34u32, 64u32);
+    let number = match name {
+        "WINCH" => Some(28),
+        "XCPU" => Some(24),
+        "XFSZ" => Some(25),
+        "RTMIN" => Some(rtmin),
+        "RTMAX" => Some(rtmax),
+        _ => {
+            if let Some(n) = name
+                .strip_prefix("RTMIN+")
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                (1..=15).contains(&n).then_some(rtmin + n)
+            } else if let Some(n) = name
+                .strip_prefix("RTMAX-")
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                (1..=14).contains(&n).then_some(rtmax - n)
+            } else {
+                SIGNALS.iter().find(|(s, _)| *s == name).map(|(_, n)| *n)
+            }
+        }
+    };
+    number.ok_or_else(invalid)
+}
+
+/// The image-config `ExposedPorts` keys of EXPOSE words (after expansion),
+/// as Docker's `nat.ParsePortSpecs` gives them: `80` -> `80/tcp`,
+/// `53/udp`, ranges `8000-8002/tcp` -> one key per port. A leading
+/// `ip:hostPort:` part is accepted and ignored.
+pub fn exposed_ports(words: &[String]) -> Result<Vec<String>, String> {
+    let mut ports = std::collections::BTreeSet::new();
+    for word in words {
+        let (spec, proto) = match word.rsplit_once('/') {
+            Some((s, p)) => (s, p.to_ascii_lowercase()),
+            None => (word.as_str(), "tcp".to_string()),
+        };
+        if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+            return Err(format!("invalid proto: {proto}"));
+        }
+        // `[::1]:80:8080`, `0.0.0.0:80:8080`, `80:8080` -> `8080`.
+        let container = match spec.rfind(':') {
+            Some(at) if !spec.ends_with(']') => spec.get(at + 1..).unwrap_or_default(),
+            _ => spec,
+        };
+        let parse = |p: &str| {
+            p.parse::<u16>()
+                .map_err(|_| format!("invalid containerPort: {container}"))
+        };
+        let (start, end) = match container.split_once('-') {
+            Some((a, b)) => (parse(a)?, parse(b)?),
+            None => (parse(container)?, parse(container)?),
+        };
+        if start > end {
+            return Err(format!(
+                "invalid range specified for container port: {container}"
+            ));
+        }
+        for port in start..=end {
+            ports.insert(format!("{port}/{proto}"));
+        }
+    }
+    Ok(ports.into_iter().collect())
+}

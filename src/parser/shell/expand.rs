@@ -11,9 +11,10 @@
 use super::pattern::Pattern;
 use super::{Env, Matches, ShellError};
 
-/// How deep `${a:-${b:-...}}` may nest. Each level costs a few stack frames;
-/// real Dockerfiles nest two or three levels, so this is generous while
-/// keeping the worst case far from a stack overflow on a 2 MiB thread.
+/// How deep `${a:-${b:-...}}` may nest. Each level costs a few recursive
+/// stack frames (about 6 KiB unoptimised, far less optimised); real
+/// Dockerfiles nest two or three levels, so this is generous while keeping
+/// the worst case well inside a 1 MiB stack.
 pub const MAX_NESTING: usize = 64;
 
 /// Options fixed for one run of the engine.
@@ -168,15 +169,24 @@ impl Engine<'_> {
                     }
                     word.push_str(&value);
                 }
+                _ if c != self.options.escape => {
+                    // Copy the whole run of ordinary characters at once.
+                    let escape = self.options.escape;
+                    let rest = self.source.get(self.pos..).unwrap_or_default();
+                    let run_len = rest
+                        .find(|ch| {
+                            matches!(ch, '$' | '\'' | '"') || ch == escape || Some(ch) == stop
+                        })
+                        .unwrap_or(rest.len());
+                    let run = rest.get(..run_len).unwrap_or_default();
+                    self.pos += run_len;
+                    if split {
+                        fields.push_splittable_str(run);
+                    }
+                    word.push_str(run);
+                }
                 _ => {
                     self.pos += c.len_utf8();
-                    if c != self.options.escape {
-                        if split {
-                            fields.push_splittable(c);
-                        }
-                        word.push(c);
-                        continue;
-                    }
                     if self.raw_escapes {
                         if split {
                             fields.push_literal(c);
@@ -416,7 +426,7 @@ impl Engine<'_> {
             return Ok(String::new());
         };
         let compiled = compile(&pattern)?;
-        Ok(replace(&value, &compiled, &replacement, all))
+        Ok(compiled.replace(&value, &replacement, all))
     }
 }
 
@@ -454,35 +464,4 @@ fn trim(value: &str, word: &str, op: char) -> Result<String, ShellError> {
             .and_then(|start| value.get(..start))
     };
     Ok(kept.unwrap_or(value).to_owned())
-}
-
-/// Replaces the first (or every) leftmost-longest match. An empty match
-/// right after a previous match is skipped, as Go's regexp does.
-fn replace(value: &str, pattern: &Pattern, replacement: &str, all: bool) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut copied = 0;
-    let mut from = 0;
-    let mut last_end: Option<usize> = None;
-    while let Some(found) = pattern.find(value, from) {
-        let empty = found.is_empty();
-        if !(empty && last_end == Some(found.start)) {
-            out.push_str(value.get(copied..found.start).unwrap_or_default());
-            out.push_str(replacement);
-            copied = found.end;
-            last_end = Some(found.end);
-            if !all {
-                break;
-            }
-        }
-        from = if empty {
-            match value.get(found.end..).and_then(|rest| rest.chars().next()) {
-                Some(c) => found.end + c.len_utf8(),
-                None => break,
-            }
-        } else {
-            found.end
-        };
-    }
-    out.push_str(value.get(copied..).unwrap_or_default());
-    out
 }

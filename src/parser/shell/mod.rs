@@ -51,6 +51,13 @@ impl Env for [(String, String)] {
     }
 }
 
+/// Lets a borrowed slice be passed as `&dyn Env` (`&pairs.as_slice()`).
+impl Env for &[(String, String)] {
+    fn lookup(&self, name: &str) -> Option<String> {
+        (**self).lookup(name)
+    }
+}
+
 impl Env for Vec<(String, String)> {
     fn lookup(&self, name: &str) -> Option<String> {
         self.as_slice().lookup(name)

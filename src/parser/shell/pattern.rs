@@ -196,8 +196,45 @@ impl Pattern {
     /// The leftmost match in `text` at or after byte `from`, and of the
     /// matches starting there the longest.
     pub fn find(&self, text: &str, from: usize) -> Option<Range<usize>> {
-        let rest = text.get(from..)?;
+        self.find_with(&mut Nfa::new(&self.tokens), text, from)
+    }
+
+    /// Replaces the first (or every) leftmost-longest match with
+    /// `replacement`. As with Go's regexp (which BuildKit uses), an empty
+    /// match right after a previous match is skipped.
+    pub fn replace(&self, text: &str, replacement: &str, all: bool) -> String {
         let mut nfa = Nfa::new(&self.tokens);
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        let mut from = 0;
+        let mut last_end: Option<usize> = None;
+        while let Some(found) = self.find_with(&mut nfa, text, from) {
+            let empty = found.is_empty();
+            if !(empty && last_end == Some(found.start)) {
+                out.push_str(text.get(copied..found.start).unwrap_or_default());
+                out.push_str(replacement);
+                copied = found.end;
+                last_end = Some(found.end);
+                if !all {
+                    break;
+                }
+            }
+            from = if empty {
+                match text.get(found.end..).and_then(|rest| rest.chars().next()) {
+                    Some(c) => found.end + c.len_utf8(),
+                    None => break,
+                }
+            } else {
+                found.end
+            };
+        }
+        out.push_str(text.get(copied..).unwrap_or_default());
+        out
+    }
+
+    fn find_with(&self, nfa: &mut Nfa<'_>, text: &str, from: usize) -> Option<Range<usize>> {
+        let rest = text.get(from..)?;
+        nfa.reset();
         let mut best: Option<Range<usize>> = None;
         nfa.start(from);
         if let Some(start) = nfa.accepted() {
@@ -246,6 +283,10 @@ impl<'p> Nfa<'p> {
             states: vec![None; tokens.len() + 1],
             scratch: vec![None; tokens.len() + 1],
         }
+    }
+
+    fn reset(&mut self) {
+        self.states.iter_mut().for_each(|s| *s = None);
     }
 
     /// Adds a thread at the pattern start that began at text offset `at`.
