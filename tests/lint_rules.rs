@@ -4,20 +4,23 @@
 
 use rbuild::context::DockerIgnore;
 use rbuild::lint::{lint, LintOptions, RULES};
+use rbuild::parser::args::BuildArgs;
 use rbuild::parser::diagnostic::{Diagnostic, Severity};
 use rbuild::parser::instructions::parse_dockerfile;
 use rbuild::parser::parse;
-use std::collections::BTreeMap;
 
 fn run(src: &str, build_args: &[(&str, &str)], ignore: Option<&DockerIgnore>) -> Vec<Diagnostic> {
     let df = parse(src.as_bytes()).expect("test Dockerfile parses");
     let parsed = parse_dockerfile(&df).expect("test Dockerfile types");
     let opts = LintOptions {
         file: "Dockerfile".into(),
-        build_args: build_args
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>(),
+        build_args: {
+            let mut args = BuildArgs::new();
+            for (k, v) in build_args {
+                args.set(k, *v);
+            }
+            args
+        },
         ignore,
     };
     lint(&df, &parsed, &opts)

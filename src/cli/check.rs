@@ -156,10 +156,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     };
     let opts = LintOptions {
         file: source.display.clone(),
-        build_args: build_args
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        build_args: build_args.clone(),
         ignore: ignore.as_ref(),
     };
     let mut diagnostics = lint(&df, &parsed, &opts);

@@ -1,110 +1,54 @@
 //! ARGs in FROM: UndefinedArgInFrom (a FROM uses a variable that no global
 //! ARG declares) and InvalidDefaultArgInFrom (with only the ARG defaults, the
-//! base name is empty or not a valid image reference). Also computes the
-//! global ARG values the stages inherit.
+//! base name is empty or not a valid image reference). The global ARG values
+//! come from the frontend's [`GlobalScope`].
 
 use super::Findings;
-use crate::parser::instructions::{suggest, Instruction, ParsedDockerfile};
-use crate::parser::shell::{Env, Lexer};
+use crate::parser::args::{BuildArgs, GlobalScope, Platform};
+use crate::parser::instructions::{suggest, ParsedDockerfile};
 use regex::Regex;
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-/// The automatic platform ARGs BuildKit defines for FROM.
-const PLATFORM_ARGS: [&str; 8] = [
-    "BUILDPLATFORM",
-    "BUILDOS",
-    "BUILDARCH",
-    "BUILDVARIANT",
-    "TARGETPLATFORM",
-    "TARGETOS",
-    "TARGETARCH",
-    "TARGETVARIANT",
-];
-
-/// Global (meta) ARGs: names declared before the first FROM, and the values
-/// they have (a declared ARG without default or build arg has none).
-#[derive(Debug, Default, Clone)]
-pub(super) struct MetaArgs {
-    pub declared: BTreeSet<String>,
-    pub values: Vec<(String, String)>,
-}
-
-/// Evaluates the global ARGs in order, each default expanded with the ones
-/// before it. `build_args` override defaults; pass an empty map for
-/// "defaults only".
-pub(super) fn meta_args(
+/// The global scope FROM lines see: meta ARGs (with `build_args` applied)
+/// and the automatic platform ARGs of this host. `None` when a meta ARG's
+/// default cannot be expanded (the build fails on that; no lint then).
+pub(super) fn global_scope(
     parsed: &ParsedDockerfile,
-    build_args: &BTreeMap<String, String>,
-) -> MetaArgs {
-    let lexer = Lexer::new(parsed.escape);
-    let mut meta = MetaArgs::default();
-    meta.values.extend(platform_values());
-    for cmd in &parsed.meta_args {
-        let Instruction::Arg(decls) = &cmd.instruction else {
-            continue;
-        };
-        for decl in decls {
-            meta.declared.insert(decl.key.clone());
-            let value = match (build_args.get(&decl.key), &decl.default) {
-                (Some(v), _) => Some(v.clone()),
-                (None, Some(default)) => lexer.process_word(default, &meta.values).ok(),
-                (None, None) => None,
-            };
-            if let Some(v) = value {
-                meta.values.push((decl.key.clone(), v));
-            }
-        }
-    }
-    meta
-}
-
-/// Values for the platform ARGs: this host, as rbuild builds for it.
-fn platform_values() -> Vec<(String, String)> {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        other => other,
-    };
-    let platform = format!("linux/{arch}");
-    let mut out = Vec::new();
-    for prefix in ["BUILD", "TARGET"] {
-        out.push((format!("{prefix}PLATFORM"), platform.clone()));
-        out.push((format!("{prefix}OS"), "linux".to_string()));
-        out.push((format!("{prefix}ARCH"), arch.to_string()));
-        out.push((format!("{prefix}VARIANT"), String::new()));
-    }
-    out
+    build_args: &BuildArgs,
+) -> Option<GlobalScope> {
+    let host = Platform::host();
+    GlobalScope::new(
+        &parsed.meta_args,
+        build_args,
+        &host,
+        &host,
+        "",
+        parsed.escape,
+    )
+    .ok()
 }
 
 pub(super) fn check(
     parsed: &ParsedDockerfile,
-    build_args: &BTreeMap<String, String>,
+    build_args: &BuildArgs,
     findings: &mut Findings<'_>,
 ) {
-    let lexer = Lexer::new(parsed.escape);
-    let with_build_args = meta_args(parsed, build_args);
-    let known: Vec<&str> = with_build_args
-        .declared
-        .iter()
-        .map(String::as_str)
-        .chain(PLATFORM_ARGS)
-        .collect();
+    let Some(global) = global_scope(parsed, build_args) else {
+        return;
+    };
+    // Automatic ARGs always have a value, so they are all in `env()`.
+    let is_known = |name: &str| global.is_meta_arg(name) || global.get(name).is_some();
     for stage in &parsed.stages {
         let (line, column) = (stage.span.start_line, stage.span.column);
         let words = std::iter::once(&stage.from.image).chain(stage.from.platform.as_ref());
         for word in words {
-            let Ok((_, matches)) = lexer.process_word_with_matches(word, &with_build_args.values)
-            else {
+            let Ok((_, matches)) = global.expand_from_word(word) else {
                 continue;
             };
-            for name in &matches.unmatched {
-                if known.contains(&name.as_str()) {
-                    continue;
-                }
+            for name in matches.unmatched.iter().filter(|n| !is_known(n)) {
                 let mut message = format!("FROM argument '{name}' is not declared");
-                if let Some(hint) = suggest(name, known.iter().copied()) {
+                let candidates = global.env().iter().map(|(k, _)| k.as_str());
+                if let Some(hint) = suggest(name, candidates) {
                     message.push_str(&format!(" (did you mean {hint}?)"));
                 }
                 findings.warn("UndefinedArgInFrom", line, column, message);
@@ -113,10 +57,12 @@ pub(super) fn check(
     }
 
     if findings.is_enabled("InvalidDefaultArgInFrom") {
-        let defaults = meta_args(parsed, &BTreeMap::new());
+        // As if no --build-arg was given: only the defaults count.
+        let Some(defaults) = global_scope(parsed, &BuildArgs::new()) else {
+            return;
+        };
         for stage in &parsed.stages {
-            let Ok(name) = lexer.process_word(&stage.from.image, &defaults.values as &dyn Env)
-            else {
+            let Ok((name, _)) = defaults.expand_from_word(&stage.from.image) else {
                 // BuildKit abandons this check when expansion fails.
                 return;
             };

@@ -20,11 +20,11 @@ mod stages;
 mod syntax;
 
 use crate::context::DockerIgnore;
+use crate::parser::args::BuildArgs;
 use crate::parser::ast::Dockerfile;
 use crate::parser::diagnostic::{Diagnostic, Severity};
 use crate::parser::instructions::ParsedDockerfile;
 use checks::CheckConfig;
-use std::collections::BTreeMap;
 
 /// A build check, as BuildKit names and describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub struct LintOptions<'a> {
     /// The Dockerfile path as the user named it, put into every diagnostic.
     pub file: String,
     /// `--build-arg` values (they change ARG values, and so FROM checks).
-    pub build_args: BTreeMap<String, String>,
+    pub build_args: BuildArgs,
     /// The context's ignore rules, for CopyIgnoredFile.
     pub ignore: Option<&'a DockerIgnore>,
 }
@@ -114,7 +114,7 @@ pub fn lint(df: &Dockerfile, parsed: &ParsedDockerfile, opts: &LintOptions<'_>) 
     let check_value = opts
         .build_args
         .get("BUILDKIT_DOCKERFILE_CHECK")
-        .cloned()
+        .map(str::to_string)
         .or_else(|| df.directives.check.clone());
     let (config, mut diagnostics) = match check_value.as_deref().map(CheckConfig::parse) {
         None => (CheckConfig::default(), Vec::new()),

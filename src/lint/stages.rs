@@ -6,14 +6,12 @@
 //! earlier stage starts with that stage's variables and SHELL (not with its
 //! "WORKDIR was set" mark, as in BuildKit).
 
-use super::from_args::{meta_args, MetaArgs};
+use super::from_args::global_scope;
 use super::{Findings, LintOptions};
 use crate::context::clean_path;
+use crate::parser::args::Scope;
 use crate::parser::ast::Span;
-use crate::parser::instructions::{
-    expand, suggest, Command, Copy, Instruction, ParsedDockerfile, WordExpander,
-};
-use crate::parser::shell::Lexer;
+use crate::parser::instructions::{suggest, Command, Copy, Instruction, ParsedDockerfile};
 use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -24,51 +22,15 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// Variables BuildKit never reports as undefined.
 const NON_ENV_ARGS: [&str; 2] = ["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
 
+/// A stage's state as the rules need it: the frontend's variable scope plus
+/// what BuildKit's dispatcher tracks for the lints.
 #[derive(Debug, Clone)]
-struct StageState {
-    /// ENV and valued ARGs in order (later entries win).
-    env: Vec<(String, String)>,
-    /// ARG names declared in the stage, valued or not.
-    declared: BTreeSet<String>,
+struct StageState<'g> {
+    scope: Scope<'g>,
     shell_set: bool,
     workdir_set: bool,
-}
-
-impl Default for StageState {
-    fn default() -> Self {
-        StageState {
-            env: vec![("PATH".to_string(), DEFAULT_PATH.to_string())],
-            declared: BTreeSet::new(),
-            shell_set: false,
-            workdir_set: false,
-        }
-    }
-}
-
-/// Expands words with the stage's environment and remembers which variable
-/// names were not found.
-struct Collector<'s> {
-    lexer: Lexer,
-    env: &'s Vec<(String, String)>,
-    unmatched: BTreeSet<String>,
-}
-
-impl WordExpander for Collector<'_> {
-    fn word(&mut self, word: &str) -> Result<String, String> {
-        let (out, matches) = self
-            .lexer
-            .process_word_with_matches(word, self.env)
-            .map_err(|e| e.to_string())?;
-        self.unmatched.extend(matches.unmatched);
-        Ok(out)
-    }
-
-    fn words(&mut self, word: &str) -> Result<Vec<String>, String> {
-        self.word(word)?;
-        self.lexer
-            .process_words(word, self.env)
-            .map_err(|e| e.to_string())
-    }
+    /// The last CMD/ENTRYPOINT/HEALTHCHECK of the stage, by instruction name.
+    used_once: BTreeMap<&'static str, Span>,
 }
 
 pub(super) fn check(
@@ -76,21 +38,37 @@ pub(super) fn check(
     opts: &LintOptions<'_>,
     findings: &mut Findings<'_>,
 ) {
-    let lexer = Lexer::new(parsed.escape);
-    let meta = meta_args(parsed, &opts.build_args);
-    let mut finished: BTreeMap<String, StageState> = BTreeMap::new();
+    let Some(global) = global_scope(parsed, &opts.build_args) else {
+        return;
+    };
+    let mut finished: BTreeMap<String, StageState<'_>> = BTreeMap::new();
     for stage in &parsed.stages {
-        let base = lexer
-            .process_word(&stage.from.image, &meta.values)
-            .unwrap_or_else(|_| stage.from.image.clone())
+        let base = global
+            .expand_from_word(&stage.from.image)
+            .map_or_else(|_| stage.from.image.clone(), |(word, _)| word)
             .to_lowercase();
-        let mut state = finished.get(&base).cloned().unwrap_or_default();
-        // BuildKit applies the base's WORKDIR without marking it as set by
-        // this stage, so a child stage's first relative WORKDIR still warns.
-        state.workdir_set = false;
-        let mut once: BTreeMap<&'static str, Span> = BTreeMap::new();
+        let mut state = match finished.get(&base) {
+            // BuildKit applies the base's WORKDIR without marking it as set by
+            // this stage, so a child stage's first relative WORKDIR still warns.
+            Some(parent) => StageState {
+                scope: Scope::inherit(&parent.scope),
+                shell_set: parent.shell_set,
+                workdir_set: false,
+                used_once: BTreeMap::new(),
+            },
+            None => StageState {
+                scope: Scope::new(
+                    &global,
+                    &opts.build_args,
+                    vec![("PATH".to_string(), DEFAULT_PATH.to_string())],
+                ),
+                shell_set: false,
+                workdir_set: false,
+                used_once: BTreeMap::new(),
+            },
+        };
         for cmd in &stage.commands {
-            check_command(cmd, &lexer, &meta, opts, &mut state, &mut once, findings);
+            check_command(cmd, opts, &mut state, findings);
         }
         if let Some(name) = &stage.from.name {
             finished.insert(name.clone(), state);
@@ -100,61 +78,27 @@ pub(super) fn check(
 
 fn check_command(
     cmd: &Command,
-    lexer: &Lexer,
-    meta: &MetaArgs,
     opts: &LintOptions<'_>,
-    state: &mut StageState,
-    once: &mut BTreeMap<&'static str, Span>,
+    state: &mut StageState<'_>,
     findings: &mut Findings<'_>,
 ) {
     let (line, column) = (cmd.span.start_line, cmd.span.column);
-    if let Instruction::Arg(decls) = &cmd.instruction {
-        // Each default sees the ARGs declared before it, also on the same line.
-        for decl in decls {
-            secret_key("ARG", &decl.key, cmd.span, findings);
-            let value = match (opts.build_args.get(&decl.key), &decl.default) {
-                (Some(v), _) => Some(v.clone()),
-                (None, Some(default)) => {
-                    let mut collector = Collector {
-                        lexer: *lexer,
-                        env: &state.env,
-                        unmatched: BTreeSet::new(),
-                    };
-                    let value = collector.word(default).ok();
-                    report_undefined(collector.unmatched, state, cmd.span, findings);
-                    value
-                }
-                (None, None) if meta.declared.contains(&decl.key) => meta
-                    .values
-                    .iter()
-                    .rev()
-                    .find(|(k, _)| *k == decl.key)
-                    .map(|(_, v)| v.clone()),
-                (None, None) => None,
-            };
-            state.declared.insert(decl.key.clone());
-            if let Some(v) = value {
-                state.env.push((decl.key.clone(), v));
-            }
-        }
+    // A word that does not expand fails the build; that is not a lint finding.
+    let Ok(step) = state.scope.step(cmd) else {
         return;
-    }
-
-    let mut collector = Collector {
-        lexer: *lexer,
-        env: &state.env,
-        unmatched: BTreeSet::new(),
     };
-    let expanded = expand(cmd, &mut collector).unwrap_or_else(|_| cmd.clone());
-    let unmatched = std::mem::take(&mut collector.unmatched);
-    report_undefined(unmatched, state, cmd.span, findings);
+    report_undefined(&step.unmatched, &state.scope, cmd.span, findings);
 
     let name = cmd.keyword_raw.as_str();
-    match &expanded.instruction {
+    match &step.command.instruction {
+        Instruction::Arg(decls) => {
+            for decl in decls {
+                secret_key("ARG", &decl.key, cmd.span, findings);
+            }
+        }
         Instruction::Env(pairs) => {
             for kv in pairs {
                 secret_key("ENV", &kv.key, cmd.span, findings);
-                state.env.push((kv.key.clone(), kv.value.clone()));
             }
         }
         Instruction::Shell(_) => state.shell_set = true,
@@ -170,7 +114,7 @@ fn check_command(
             state.workdir_set = true;
         }
         Instruction::Cmd(cl) | Instruction::Entrypoint(cl) => {
-            used_once(cmd, once, findings);
+            used_once(cmd, &mut state.used_once, findings);
             if cl.prepend_shell && !state.shell_set {
                 findings.warn(
                     "JSONArgsRecommended",
@@ -180,7 +124,7 @@ fn check_command(
                 );
             }
         }
-        Instruction::Healthcheck(_) => used_once(cmd, once, findings),
+        Instruction::Healthcheck(_) => used_once(cmd, &mut state.used_once, findings),
         Instruction::Copy(copy) => copy_ignored("Copy", copy, false, cmd.span, opts, findings),
         Instruction::Add(add) => copy_ignored("Add", &add.copy, true, cmd.span, opts, findings),
         _ => {}
@@ -188,17 +132,17 @@ fn check_command(
 }
 
 fn report_undefined(
-    unmatched: BTreeSet<String>,
-    state: &StageState,
+    unmatched: &BTreeSet<String>,
+    scope: &Scope<'_>,
     span: Span,
     findings: &mut Findings<'_>,
 ) {
     for name in unmatched {
-        if state.declared.contains(&name) || NON_ENV_ARGS.contains(&name.as_str()) {
+        if NON_ENV_ARGS.contains(&name.as_str()) {
             continue;
         }
         let mut message = format!("Usage of undefined variable '${name}'");
-        if let Some(hint) = suggest(&name, state.env.iter().map(|(k, _)| k.as_str())) {
+        if let Some(hint) = suggest(name, scope.env().iter().map(|(k, _)| k.as_str())) {
             message.push_str(&format!(" (did you mean ${hint}?)"));
         }
         findings.warn("UndefinedVar", span.start_line, span.column, message);
