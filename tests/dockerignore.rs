@@ -253,4 +253,11 @@ fn load_without_file_excludes_nothing_and_rejects_bad_files() {
     std::os::unix::fs::symlink("/etc/passwd", ctx.path().join(".dockerignore")).unwrap();
     let err = DockerIgnore::load(ctx.path(), None).unwrap_err();
     assert!(err.to_string().contains("regular file"), "{err}");
+
+    // A symlink to a file inside the context is fine.
+    fs::remove_file(ctx.path().join(".dockerignore")).unwrap();
+    fs::write(ctx.path().join("patterns.txt"), "linked\n").unwrap();
+    std::os::unix::fs::symlink("patterns.txt", ctx.path().join(".dockerignore")).unwrap();
+    let ignore = DockerIgnore::load(ctx.path(), None).unwrap();
+    assert!(ignore.is_excluded("linked"));
 }

@@ -27,7 +27,7 @@ pub enum DockerIgnoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{} is not a regular file; it must be a plain text file of patterns", path.display())]
+    #[error("{} is not a regular file inside its directory; it must be a plain text file of patterns", path.display())]
     NotRegularFile { path: PathBuf },
     #[error("{} is not valid UTF-8 text", path.display())]
     NotUtf8 { path: PathBuf },
@@ -64,16 +64,21 @@ impl DockerIgnore {
     /// No file means nothing is excluded. Pass `None` for a Dockerfile read
     /// from stdin.
     pub fn load(context_dir: &Path, dockerfile: Option<&Path>) -> Result<Self, DockerIgnoreError> {
+        // (file, the directory it must stay inside)
         let mut candidates = Vec::with_capacity(2);
         if let Some(dockerfile) = dockerfile {
             if let Some(name) = dockerfile.file_name() {
                 let mut ignore_name = name.to_os_string();
                 ignore_name.push(".dockerignore");
-                candidates.push(dockerfile.with_file_name(ignore_name));
+                let dir = match dockerfile.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                candidates.push((dir.join(ignore_name), dir));
             }
         }
-        candidates.push(context_dir.join(".dockerignore"));
-        for candidate in candidates {
+        candidates.push((context_dir.join(".dockerignore"), context_dir));
+        for (candidate, root) in candidates {
             let meta = match std::fs::symlink_metadata(&candidate) {
                 Ok(meta) => meta,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -84,9 +89,11 @@ impl DockerIgnore {
                     })
                 }
             };
-            // A symlink could point outside the context; Docker reads the
-            // file through the context snapshot, where it would not resolve.
-            if !meta.is_file() {
+            // Docker reads the file through the context snapshot, so a
+            // symlink only works when it resolves inside that directory.
+            let usable = meta.is_file()
+                || (meta.file_type().is_symlink() && resolves_inside(&candidate, root));
+            if !usable {
                 return Err(DockerIgnoreError::NotRegularFile { path: candidate });
             }
             let bytes = std::fs::read(&candidate).map_err(|source| DockerIgnoreError::Read {
@@ -289,6 +296,14 @@ impl DockerIgnore {
             let prefix = format!("{}/", without_trailing_glob(&p.cleaned));
             prefix.starts_with(&dir_slash)
         })
+    }
+}
+
+/// True when the symlink `link` resolves to a regular file inside `root`.
+fn resolves_inside(link: &Path, root: &Path) -> bool {
+    match (std::fs::canonicalize(link), std::fs::canonicalize(root)) {
+        (Ok(target), Ok(root)) => target.starts_with(&root) && target.is_file(),
+        _ => false,
     }
 }
 
