@@ -6,11 +6,13 @@ mod common_cg;
 
 use common_cg::{busybox, busybox_rootfs, fix_hybrid_cgroups_for_crun, require_root, require_tool};
 use rbuild::sandbox::cgroups::Limits;
-use rbuild::sandbox::network::NetworkMode;
+use rbuild::sandbox::network::{NetworkMode, PortForward, Protocol};
 use rbuild::sandbox::runtime::{
     resolve_runtime, run_with_runtime_output, BundleSpec, RuntimeError,
 };
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 fn sh(rootfs: &Path, script: &str) -> BundleSpec {
     let mut spec = BundleSpec::new(rootfs, vec!["/bin/sh".into(), "-c".into(), script.into()]);
@@ -116,16 +118,49 @@ fn private_network_through_runtime() {
     let temp = tempfile::tempdir().expect("tempdir");
     let rootfs = temp.path().join("rootfs");
     busybox_rootfs(&rootfs).expect("busybox rootfs");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    // Serves one connection on port 80, then reports its network.
     let mut spec = sh(
         &rootfs,
-        "ip -4 addr show tap0; ip route; cat /etc/resolv.conf",
+        "echo hi-from-container | nc -l -p 80; ip -4 addr show tap0; ip route; cat /etc/resolv.conf",
     );
     spec.network = NetworkMode::Private;
+    spec.port_forwards = vec![PortForward {
+        proto: Protocol::Tcp,
+        host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        host_port: port,
+        container_port: 80,
+    }];
+    let client = std::thread::spawn(move || fetch_with_retry(port));
     let (code, stdout, stderr) = run(&runtime, &spec);
     assert_eq!(code, 0, "stderr: {stderr}");
     assert!(stdout.contains("inet 10.0.2.100/24"), "{stdout}");
     assert!(stdout.contains("default via 10.0.2.2"), "{stdout}");
     assert!(stdout.contains("nameserver 10.0.2.3"), "{stdout}");
+    let reply = client.join().expect("client thread");
+    assert_eq!(reply.trim(), "hi-from-container");
+}
+
+/// Connects until the container's listener answers (bounded to 20 s).
+fn fetch_with_retry(port: u16) -> String {
+    use std::io::Read;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let attempt = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut stream| {
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            let mut reply = String::new();
+            stream.read_to_string(&mut reply)?;
+            Ok(reply)
+        });
+        match attempt {
+            Ok(reply) if !reply.is_empty() => return reply,
+            _ if Instant::now() > deadline => return format!("no reply: {attempt:?}"),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
 }
 
 #[test]
