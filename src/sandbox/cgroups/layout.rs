@@ -156,22 +156,24 @@ fn parse_self_cgroup(text: &str) -> Vec<(Vec<String>, String)> {
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
 fn unescape_octal(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)))
-            .map(|d| (d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+    let mut out = Vec::with_capacity(field.len());
+    let mut rest = field.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        // from_str_radix rejects non-octal digits and values above 0o377.
+        let escaped = tail
+            .get(..3)
+            .filter(|_| first == b'\\')
+            .and_then(|digits| std::str::from_utf8(digits).ok())
+            .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|digits| u8::from_str_radix(digits, 8).ok());
         match escaped {
-            Some(b) => {
-                out.push(b);
-                i += 4;
+            Some(byte) => {
+                out.push(byte);
+                rest = tail.get(3..).unwrap_or_default();
             }
             None => {
-                out.push(bytes[i]);
-                i += 1;
+                out.push(first);
+                rest = tail;
             }
         }
     }
@@ -284,6 +286,7 @@ mod tests {
     fn octal_escapes_and_dotdot_are_handled() {
         assert_eq!(unescape_octal(r"/a\040b"), "/a b");
         assert_eq!(unescape_octal(r"\04"), r"\04");
+        assert_eq!(unescape_octal(r"\777\08x\134"), r"\777\08x\");
         let mount = CgroupMount {
             mount_point: PathBuf::from("/m"),
             root: "/".into(),

@@ -125,9 +125,10 @@ impl V1Group {
         let mut stats = CgroupStats::default();
         if let Some(memory) = self.dir("memory") {
             stats.memory_usage = fs::read_u64(&memory.join("memory.usage_in_bytes"))?;
-            // The kernel reports "unlimited" as a page-rounded i64::MAX.
+            // The kernel reports "unlimited" as i64::MAX rounded down to the
+            // page size (which varies); no real limit comes near 2^62.
             let limit = fs::read_u64(&memory.join("memory.limit_in_bytes"))?;
-            stats.memory_limit = (limit < ((i64::MAX as u64) & !0xfff_u64)).then_some(limit);
+            stats.memory_limit = (limit < 1 << 62).then_some(limit);
         }
         if let Some(cpuacct) = self.dir("cpuacct") {
             stats.cpu_usage_ns = fs::read_u64(&cpuacct.join("cpuacct.usage"))?;
