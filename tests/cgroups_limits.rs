@@ -241,3 +241,48 @@ fn hundred_create_destroy_cycles_leave_nothing() {
         assert_gone(&name);
     }
 }
+
+/// The v2 driver on the real cgroup2 mount (the hybrid host's unified
+/// hierarchy has no limit controllers, so no limits): membership, the
+/// atomic cgroup.kill of a whole process tree, and removal.
+#[test]
+fn v2_driver_kills_a_tree_on_the_real_cgroup2_mount() {
+    let (true, Some(busybox)) = (require_root(), busybox()) else {
+        return;
+    };
+    let unified = match layout::detect_current().expect("read /proc") {
+        Some(Layout::Legacy {
+            unified: Some(own), ..
+        }) => own,
+        Some(Layout::Unified { mount, .. }) => mount,
+        _ => {
+            eprintln!("skipping: no cgroup2 mount on this host");
+            return;
+        }
+    };
+    let name = unique("v2");
+    let group = Cgroup::create_v2_under(&unified, &name, &Limits::default()).expect("create v2");
+    let dir = unified.join("rbuild").join(&name);
+    assert_eq!(group.procs_paths(), vec![dir.join("cgroup.procs")]);
+    // Linux 5.14+ (non-root groups only); older kernels take the kill loop.
+    eprintln!(
+        "cgroup.kill available: {}",
+        dir.join("cgroup.kill").exists()
+    );
+    let mut child = spawn_gated(&busybox, "sleep 30 & sleep 30 & wait");
+    group.add_pid(child.id() as i32).expect("add pid");
+    release(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(dir.join("cgroup.procs")).map_or(0, |p| p.lines().count()) < 3 {
+        assert!(Instant::now() < deadline, "the tree did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let membership = std::fs::read_to_string(format!("/proc/{}/cgroup", child.id())).expect("read");
+    assert!(
+        membership.contains(&format!("0::/rbuild/{name}\n")),
+        "{membership}"
+    );
+    group.destroy().expect("destroy via cgroup.kill");
+    assert!(wait_timeout(&mut child, Duration::from_secs(5)).is_some());
+    assert!(!dir.exists(), "leaked {}", dir.display());
+}
