@@ -37,6 +37,8 @@ pub struct BundleSpec {
     pub port_forwards: Vec<PortForward>,
     /// Give the container its own cgroup namespace (docker does on v2).
     pub cgroup_namespace: bool,
+    /// Pass our stdin to the container (`docker run -i`); else /dev/null.
+    pub interactive: bool,
 }
 
 impl BundleSpec {
@@ -57,6 +59,7 @@ impl BundleSpec {
             network: NetworkMode::Private,
             port_forwards: Vec::new(),
             cgroup_namespace: false,
+            interactive: false,
         }
     }
 }
@@ -144,12 +147,10 @@ fn run(runtime: &Path, bundle: &BundleSpec, capture: bool) -> Result<RuntimeOutp
         .map_err(|e| RuntimeError::Spec(format!("writing {}: {e}", config_path.display())))?;
     let id = container_id();
     let mut command = Command::new(runtime);
-    command
-        .arg("run")
-        .arg("--bundle")
-        .arg(&dir.path)
-        .arg(&id)
-        .stdin(Stdio::null());
+    command.arg("run").arg("--bundle").arg(&dir.path).arg(&id);
+    if !bundle.interactive {
+        command.stdin(Stdio::null());
+    }
     let result = if capture {
         command.output()
     } else {
@@ -171,10 +172,9 @@ fn run(runtime: &Path, bundle: &BundleSpec, capture: bool) -> Result<RuntimeOutp
         source,
     })?;
     if String::from_utf8_lossy(&output.stderr).contains("cgroups in hybrid mode not supported") {
-        return Err(hybrid_error(
-            Path::new("/sys/fs/cgroup/unified"),
-            "?".into(),
-        ));
+        let (unified, controllers) = unified_controllers()
+            .unwrap_or_else(|| (PathBuf::from("/sys/fs/cgroup/unified"), String::new()));
+        return Err(hybrid_error(&unified, controllers));
     }
     use std::os::unix::process::ExitStatusExt;
     let code = match (output.status.code(), output.status.signal()) {
@@ -210,21 +210,25 @@ fn check_crun_hybrid(runtime: &Path) -> Result<(), RuntimeError> {
     if !is_crun {
         return Ok(());
     }
+    match unified_controllers() {
+        Some((unified, controllers)) if !controllers.is_empty() => {
+            Err(hybrid_error(&unified, controllers))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// On a hybrid host: our cgroup2 directory and the controllers it offers.
+fn unified_controllers() -> Option<(PathBuf, String)> {
     let Ok(Some(Layout::Legacy {
         unified: Some(unified),
         ..
     })) = layout::detect_current()
     else {
-        return Ok(());
+        return None;
     };
-    let controllers =
-        std::fs::read_to_string(unified.join("cgroup.controllers")).unwrap_or_default();
-    let controllers = controllers.trim();
-    if controllers.is_empty() {
-        Ok(())
-    } else {
-        Err(hybrid_error(&unified, controllers.to_string()))
-    }
+    let controllers = std::fs::read_to_string(unified.join("cgroup.controllers")).ok()?;
+    Some((unified, controllers.trim().to_string()))
 }
 
 /// Unique across processes and calls: runtimes keep state per id.
