@@ -4,8 +4,7 @@
 //! directives do not appear. It does not parse anything.
 
 use super::ast::{Dockerfile, Node};
-use std::fmt::Write as _;
-use unicode_general_category::{get_general_category, GeneralCategory as Gc};
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
 /// The whole file: one line per instruction, each ending in `\n`.
 pub fn dump(df: &Dockerfile) -> String {
@@ -48,49 +47,81 @@ pub fn dump_node(n: &Node) -> String {
 /// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols
 /// and the ASCII space.
 fn is_go_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
+    if c.is_ascii() {
+        // Fast path: the category table lookup is slow for long arguments.
+        return (' '..='~').contains(&c);
     }
     !matches!(
-        get_general_category(c),
-        Gc::Control
-            | Gc::Format
-            | Gc::Surrogate
-            | Gc::PrivateUse
-            | Gc::Unassigned
-            | Gc::SpaceSeparator
-            | Gc::LineSeparator
-            | Gc::ParagraphSeparator
+        c.general_category_group(),
+        GeneralCategoryGroup::Other | GeneralCategoryGroup::Separator
     )
 }
 
 /// Appends `s` quoted like Go's `strconv.Quote`.
 pub fn push_go_quoted(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if is_go_printable(c) => out.push(c),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\x7f' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if (c as u32) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", c as u32);
-            }
+    let bytes = s.as_bytes();
+    // Runs of characters that need no escaping are copied in one go; plain
+    // ASCII is recognised byte-wise (this matters for megabyte arguments).
+    let mut run_start = 0;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(c) = s.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        let width = c.len_utf8();
+        if b >= 0x80 && is_go_printable(c) {
+            i += width;
+            continue;
+        }
+        out.push_str(s.get(run_start..i).unwrap_or_default());
+        push_escaped(out, c);
+        i += width;
+        run_start = i;
+    }
+    out.push_str(s.get(run_start..).unwrap_or_default());
+    out.push('"');
+}
+
+/// Appends `value` as `digits` lower-case hex digits.
+fn push_hex(out: &mut String, value: u32, digits: u32) {
+    for shift in (0..digits).rev() {
+        let nibble = (value >> (shift * 4)) & 0xf;
+        out.push(char::from_digit(nibble, 16).unwrap_or('0'));
+    }
+}
+
+/// The Go escape of one character that is a quote, a backslash or not printable.
+fn push_escaped(out: &mut String, c: char) {
+    let code = c as u32;
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\x07' => out.push_str("\\a"),
+        '\x08' => out.push_str("\\b"),
+        '\x0c' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\x0b' => out.push_str("\\v"),
+        _ if code < 0x20 || code == 0x7f => {
+            out.push_str("\\x");
+            push_hex(out, code, 2);
+        }
+        _ if code < 0x10000 => {
+            out.push_str("\\u");
+            push_hex(out, code, 4);
+        }
+        _ => {
+            out.push_str("\\U");
+            push_hex(out, code, 8);
         }
     }
-    out.push('"');
 }
 
 /// `s` quoted like Go's `strconv.Quote`.
