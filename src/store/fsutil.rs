@@ -100,13 +100,16 @@ pub struct ProcessTmp {
 const STALE_AFTER: Duration = Duration::from_secs(60);
 
 impl ProcessTmp {
-    /// Creates and locks `tmp/<pid>-<nanos>/`.
+    /// Creates and locks `tmp/<pid>-<nanos>-<n>/`.
     pub fn create(tmp_root: &Path) -> Result<ProcessTmp, StoreError> {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let dir = tmp_root.join(format!("{}-{nanos}", std::process::id()));
+        // The counter keeps two stores opened at once by one process apart.
+        static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = tmp_root.join(format!("{}-{nanos}-{n}", std::process::id()));
         fs::create_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
         let lock = File::open(&dir).map_err(|e| StoreError::io(&dir, e))?;
         flock(&lock, libc::LOCK_EX).map_err(|e| StoreError::io(&dir, e))?;
