@@ -5,7 +5,7 @@
 # Idempotent; retries once because this machine's apt cleaning hook sometimes
 # deletes a package mid-install.
 set -uo pipefail
-PKGS=(busybox-static crun runc slirp4netns passt uidmap umoci skopeo oci-image-tool
+PKGS=(busybox-static crun runc slirp4netns passt uidmap umoci skopeo oci-image-tool podman
       docker-registry jq libseccomp-dev pkg-config)
 missing=()
 for p in "${PKGS[@]}"; do

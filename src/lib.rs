@@ -5,5 +5,11 @@
 //! [`sandbox`]; layers go through the cache into the image store. This crate is
 //! the library; the `rbuild` binary (src/main.rs) is a thin CLI over it.
 
+pub mod context;
+pub mod image;
+pub mod layer;
+pub mod lint;
 pub mod parser;
 pub mod progress;
+pub mod sandbox;
+pub mod store;

@@ -4,6 +4,7 @@
 
 mod build;
 mod check;
+mod image;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -38,6 +39,8 @@ pub enum Command {
     Build(Box<build::BuildArgs>),
     /// Parse and lint a Dockerfile without building it
     Check(check::CheckArgs),
+    #[command(flatten)]
+    Image(image::ImageCommand),
 }
 
 /// Subcommand names, for inserting the default `build` verb.
@@ -60,7 +63,7 @@ fn with_default_verb(args: Vec<OsString>) -> Vec<OsString> {
         if matches!(a.as_ref(), "-h" | "--help" | "-V" | "--version") {
             return args;
         }
-        if VERBS.contains(&a.as_ref()) {
+        if VERBS.contains(&a.as_ref()) || image::VERBS.contains(&a.as_ref()) {
             return args;
         }
         let mut out = args[..i].to_vec();
@@ -96,6 +99,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Build(a) => build::run(cli.root.as_deref(), *a),
         Command::Check(a) => check::run(a),
+        Command::Image(c) => image::run(cli.root.as_deref(), c),
     };
     match result {
         Ok(code) => code,

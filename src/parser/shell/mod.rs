@@ -10,6 +10,13 @@
 //! never set. This module does not run commands (no `$(...)` or backticks),
 //! does not assign (`${VAR:=w}` is an error) and knows nothing about which
 //! instruction a word came from; callers add file/line context to errors.
+//!
+//! Deliberate differences from BuildKit: `[...]` bracket expressions work
+//! in patterns as in POSIX shells (BuildKit matches `[` literally, so
+//! `${V#[ab]}` differs) and any character may be escaped there (BuildKit
+//! rejects `\x` other than `\*`, `\?`, `\\`); a `$` in a `/` replacement is
+//! plain text (Go's regexp would treat `$1` as a group); with
+//! [`Lexer::skip_unset`], `${UNSET//p/r}` is given back with both slashes.
 
 mod expand;
 pub mod pattern;
@@ -111,6 +118,13 @@ pub struct Lexer {
     escape: char,
     raw_quotes: bool,
     skip_unset: bool,
+}
+
+/// Uses the default escape character, a backslash.
+impl Default for Lexer {
+    fn default() -> Lexer {
+        Lexer::new('\\')
+    }
 }
 
 impl Lexer {

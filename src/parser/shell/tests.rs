@@ -179,6 +179,7 @@ fn backtick_escape() {
         Ok(vec!["a b".into(), "c".into()])
     );
     assert_eq!(lexer.escape(), '`');
+    assert_eq!(Lexer::default(), Lexer::new('\\'));
 }
 
 #[test]

@@ -1,0 +1,242 @@
+//! Runs slirp4netns for one network namespace: it creates tap0 inside (MTU
+//! 65520, 10.0.2.100/24, default route via 10.0.2.2, DNS at 10.0.2.3),
+//! reports readiness on a pipe, adds port forwards through its JSON API
+//! socket, and exits when we close its exit pipe (so it dies with us too).
+//!
+//! `--disable-host-loopback` keeps the sandbox from reaching services bound
+//! to the host's 127.0.0.1 through the gateway address.
+
+use super::{NetworkError, PortForward};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const HELPER: &str = "slirp4netns";
+/// slirp4netns's built-in resolver address (forwards to the host's).
+pub const DNS_ADDRESS: &str = "10.0.2.3";
+/// How long slirp4netns may take to configure the namespace.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Where the fds land in the child (fixed numbers on its command line).
+const READY_FD: i32 = 3;
+const EXIT_FD: i32 = 4;
+
+pub struct Slirp {
+    child: Child,
+    /// Closing this tells slirp4netns to exit.
+    exit_pipe: Option<OwnedFd>,
+    api_dir: PathBuf,
+}
+
+impl Slirp {
+    pub fn start(binary: &Path, pid: i32) -> Result<Slirp, NetworkError> {
+        let api_dir = private_dir()?;
+        let socket = api_dir.join("api.sock");
+        let (ready_read, ready_write) = pipe()?;
+        let (exit_read, exit_write) = pipe()?;
+        // Copies numbered >= 10 so the dup2s below can neither clobber one
+        // another nor be no-ops that keep close-on-exec set.
+        let ready_write = above_child_fds(ready_write)?;
+        let exit_read = above_child_fds(exit_read)?;
+        let mut command = Command::new(binary);
+        command
+            .args(["--configure", "--mtu=65520", "--disable-host-loopback"])
+            .arg("--api-socket")
+            .arg(&socket)
+            .arg(format!("--ready-fd={READY_FD}"))
+            .arg(format!("--exit-fd={EXIT_FD}"))
+            .arg(pid.to_string())
+            .arg("tap0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let (ready_raw, exit_raw) = (ready_write.as_raw_fd(), exit_read.as_raw_fd());
+        // SAFETY: only async-signal-safe dup2 calls run between fork and
+        // exec; dup2 clears close-on-exec on the target numbers.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(ready_raw, READY_FD) < 0 || libc::dup2(exit_raw, EXIT_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let spawned = command.spawn();
+        // Our copies must close so EOF on the ready pipe means "it died".
+        drop(ready_write);
+        drop(exit_read);
+        let child = spawned.map_err(|source| NetworkError::Spawn {
+            helper: HELPER,
+            source,
+        })?;
+        let mut slirp = Slirp {
+            child,
+            exit_pipe: Some(exit_write),
+            api_dir,
+        };
+        if let Err(detail) = wait_ready(&ready_read) {
+            let stderr = slirp.stop_and_collect_stderr();
+            return Err(NetworkError::NotReady {
+                helper: HELPER,
+                pid,
+                detail: format!("{detail}{}", stderr_suffix(&stderr)),
+            });
+        }
+        Ok(slirp)
+    }
+
+    /// `add_hostfwd` over the API socket: host_addr:host_port -> 10.0.2.100:port.
+    pub fn add_hostfwd(&mut self, forward: &PortForward) -> Result<(), NetworkError> {
+        let request = serde_json::json!({
+            "execute": "add_hostfwd",
+            "arguments": {
+                "proto": forward.proto.as_str(),
+                "host_addr": forward.host_ip.to_string(),
+                "host_port": forward.host_port,
+                "guest_port": forward.container_port,
+            }
+        });
+        let fail = |detail: String| NetworkError::PortForward {
+            forward: forward.to_string(),
+            detail,
+        };
+        let mut stream =
+            UnixStream::connect(self.api_dir.join("api.sock")).map_err(|e| fail(e.to_string()))?;
+        stream
+            .set_read_timeout(Some(READY_TIMEOUT))
+            .map_err(|e| fail(e.to_string()))?;
+        stream
+            .write_all(request.to_string().as_bytes())
+            .and_then(|()| stream.shutdown(std::net::Shutdown::Write))
+            .map_err(|e| fail(e.to_string()))?;
+        let mut reply = String::new();
+        stream
+            .read_to_string(&mut reply)
+            .map_err(|e| fail(e.to_string()))?;
+        let reply: serde_json::Value =
+            serde_json::from_str(&reply).map_err(|e| fail(format!("bad reply {reply:?}: {e}")))?;
+        if let Some(error) = reply.get("error") {
+            return Err(fail(error.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Closes the exit pipe, waits briefly, then SIGKILLs; returns stderr.
+    fn stop_and_collect_stderr(&mut self) -> String {
+        self.exit_pipe = None;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() > deadline => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        stderr
+    }
+}
+
+impl Drop for Slirp {
+    fn drop(&mut self) {
+        self.stop_and_collect_stderr();
+        let _ = std::fs::remove_dir_all(&self.api_dir);
+    }
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    let stderr = stderr.trim();
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("; its output: {stderr}")
+    }
+}
+
+/// Waits for slirp4netns to write to its ready fd; EOF means it exited.
+fn wait_ready(ready: &OwnedFd) -> Result<(), String> {
+    let mut poll = libc::pollfd {
+        fd: ready.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let timeout_ms = READY_TIMEOUT.as_millis() as i32;
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut poll, 1, timeout_ms) };
+    if n == 0 {
+        return Err(format!("no ready signal within {READY_TIMEOUT:?}"));
+    }
+    if n < 0 {
+        return Err(std::io::Error::last_os_error().to_string());
+    }
+    let mut byte = [0u8; 1];
+    // SAFETY: reads at most one byte into a local buffer.
+    let read = unsafe { libc::read(ready.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
+    if read == 1 {
+        Ok(())
+    } else {
+        Err("it exited before the network was configured".into())
+    }
+}
+
+/// A close-on-exec duplicate of `fd` numbered 10 or higher.
+fn above_child_fds(fd: OwnedFd) -> Result<OwnedFd, NetworkError> {
+    // SAFETY: F_DUPFD_CLOEXEC returns a new fd that we then own.
+    let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+    if copy < 0 {
+        return Err(NetworkError::Spawn {
+            helper: HELPER,
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    // SAFETY: copy was just created and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
+}
+
+/// A close-on-exec pipe as (read, write).
+fn pipe() -> Result<(OwnedFd, OwnedFd), NetworkError> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fds that we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(NetworkError::Spawn {
+            helper: HELPER,
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A fresh 0700 directory for the API socket (unix socket paths are limited
+/// to 108 bytes, so it lives directly in the temp dir).
+fn private_dir() -> Result<PathBuf, NetworkError> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rbuild-slirp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|source| NetworkError::Io {
+            op: "mkdir",
+            path: dir.clone(),
+            source,
+        })?;
+    Ok(dir)
+}
+
+use std::os::unix::fs::DirBuilderExt;
