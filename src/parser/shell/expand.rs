@@ -17,6 +17,11 @@ use super::{Env, Matches, ShellError};
 /// the worst case well inside a 1 MiB stack.
 pub const MAX_NESTING: usize = 64;
 
+/// Largest result of one `${V/p/r}` substitution. Far above any real
+/// Dockerfile word, low enough that nested replacements (whose size
+/// multiplies per level) fail fast instead of exhausting memory.
+pub const MAX_WORD_BYTES: usize = 64 << 20;
+
 /// Options fixed for one run of the engine.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -426,7 +431,9 @@ impl Engine<'_> {
             return Ok(String::new());
         };
         let compiled = compile(&pattern)?;
-        Ok(compiled.replace(&value, &replacement, all))
+        compiled
+            .replace(&value, &replacement, all, MAX_WORD_BYTES)
+            .ok_or(ShellError::TooLong(MAX_WORD_BYTES))
     }
 }
 

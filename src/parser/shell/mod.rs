@@ -26,7 +26,7 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-pub use expand::MAX_NESTING;
+pub use expand::{MAX_NESTING, MAX_WORD_BYTES};
 
 /// Where variable values come from.
 pub trait Env {
@@ -109,6 +109,8 @@ pub enum ShellError {
     InvalidPattern { pattern: String, reason: String },
     #[error("variable substitutions nested more than {0} levels deep")]
     TooDeep(usize),
+    #[error("a substitution's result is larger than {0} bytes")]
+    TooLong(usize),
 }
 
 /// Processes Dockerfile words. Cheap to build and copy; holds no state

@@ -202,7 +202,16 @@ impl Pattern {
     /// Replaces the first (or every) leftmost-longest match with
     /// `replacement`. As with Go's regexp (which BuildKit uses), an empty
     /// match right after a previous match is skipped.
-    pub fn replace(&self, text: &str, replacement: &str, all: bool) -> String {
+    /// Replaces the first (or every) match. `None` when the result would
+    /// grow past `limit` bytes: nested `${V//p/r}` otherwise grows
+    /// exponentially and a short line could exhaust memory.
+    pub fn replace(
+        &self,
+        text: &str,
+        replacement: &str,
+        all: bool,
+        limit: usize,
+    ) -> Option<String> {
         let mut nfa = Nfa::new(&self.tokens);
         let mut out = String::with_capacity(text.len());
         let mut copied = 0;
@@ -213,6 +222,9 @@ impl Pattern {
             if !(empty && last_end == Some(found.start)) {
                 out.push_str(text.get(copied..found.start).unwrap_or_default());
                 out.push_str(replacement);
+                if out.len() > limit {
+                    return None;
+                }
                 copied = found.end;
                 last_end = Some(found.end);
                 if !all {
@@ -229,7 +241,7 @@ impl Pattern {
             };
         }
         out.push_str(text.get(copied..).unwrap_or_default());
-        out
+        (out.len() <= limit).then_some(out)
     }
 
     fn find_with(&self, nfa: &mut Nfa<'_>, text: &str, from: usize) -> Option<Range<usize>> {

@@ -354,3 +354,15 @@ fn megabyte_values_through_patterns() {
     // A pattern that never matches must not go quadratic either.
     assert_eq!(ok("${BIG//a*z/-}", &v).len(), big.len());
 }
+
+#[test]
+fn nested_replacements_cannot_exhaust_memory() {
+    // Found by `cargo fuzz run lexer`: each level multiplies the size, so 30
+    // levels would need gigabytes. It must stop with an error instead.
+    let word = format!("{}xx{}", "${A//?/".repeat(30), "}".repeat(30));
+    let e = env(&[("A", "a b")]);
+    let err = Lexer::new('\\').process_word(&word, &e).unwrap_err();
+    assert_eq!(err, ShellError::TooLong(MAX_WORD_BYTES));
+    // A few levels still work and give bash's answer.
+    assert_eq!(ok("${A//?/${A//?/x}}", &[("A", "a b")]), "xxxxxxxxx");
+}
