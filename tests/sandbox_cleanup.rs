@@ -132,7 +132,7 @@ fn sigint_kills_the_sandbox_and_removes_its_cgroup() {
         return;
     }
     let (_dir, root) = rootfs();
-    let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
+    let child = std::process::Command::new(std::env::current_exe().expect("exe"))
         .args([
             "--exact",
             "sigint_kills_the_sandbox_and_removes_its_cgroup",
