@@ -172,3 +172,73 @@ pub fn disk_usage(cache: &Cache) -> Result<DiskUsage, CacheError> {
 fn layer_sum(img: &crate::store::ImageRecord) -> u64 {
     img.manifest.layers().iter().map(|l| l.size()).sum()
 }
+
+/// Parses a `--keep-storage` size as the Docker CLI does (go-units
+/// RAMInBytes: `512`, `10GB`, `1.5g`, `100MiB`; k/m/g/t/p are powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, CacheError> {
+    let bad = || {
+        CacheError::Option(format!(
+            "invalid size {s:?}: use e.g. 10GB, 512MB or 1048576"
+        ))
+    };
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num.parse().map_err(|_| bad())?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.trim_end_matches('b').trim_end_matches('i');
+    let mult: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        "p" => 1 << 50,
+        _ => return Err(bad()),
+    };
+    if !value.is_finite() || value < 0.0 {
+        return Err(bad());
+    }
+    Ok((value * mult as f64) as u64)
+}
+
+/// Parses one `--filter` of prune: only `until=DURATION` (Go syntax: `24h`,
+/// `1h30m`, `90s`) is supported.
+pub fn parse_until_filter(s: &str) -> Result<Duration, CacheError> {
+    let Some(v) = s.strip_prefix("until=") else {
+        return Err(CacheError::Option(format!(
+            "unsupported filter {s:?}: only until=DURATION (e.g. until=24h) is supported"
+        )));
+    };
+    let ns = crate::parser::instructions::parse_go_duration(v)
+        .map_err(|e| CacheError::Option(format!("filter {s:?}: {e}")))?;
+    if ns < 0 {
+        return Err(CacheError::Option(format!(
+            "filter {s:?}: negative duration"
+        )));
+    }
+    Ok(Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_filters() {
+        assert_eq!(parse_size("10GB").ok(), Some(10 << 30));
+        assert_eq!(parse_size("512").ok(), Some(512));
+        assert_eq!(parse_size("1.5m").ok(), Some(3 << 19));
+        assert_eq!(parse_size("100MiB").ok(), Some(100 << 20));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5XB").is_err());
+        assert_eq!(
+            parse_until_filter("until=1h30m").ok(),
+            Some(Duration::from_secs(5400))
+        );
+        assert!(parse_until_filter("label=x").is_err());
+        assert!(parse_until_filter("until=soon").is_err());
+    }
+}
