@@ -88,7 +88,7 @@ fn tampered_blobs_are_refused() {
         let store = Store::open(a.path()).expect("store");
         let cache = Cache::open(&store).expect("cache");
         let rec = put_step(&cache, &k, "genuine");
-        export_local(&cache, out.path(), &[k.clone()]).expect("export");
+        export_local(&cache, out.path(), std::slice::from_ref(&k)).expect("export");
         rec.layers[0].digest.clone()
     };
     let blob: PathBuf = out.path().join("blobs/sha256").join(layer.hex());

@@ -45,17 +45,28 @@ pub fn prune(cache: &Cache, opts: &PruneOptions) -> Result<PruneReport, CacheErr
     let now = now_secs();
     let mut doomed: Vec<&CacheRecord> = Vec::new();
     if let Some(limit) = opts.keep_storage {
-        let mut total = unique_size(records.iter());
+        // Blobs shared by several records count once and are freed only
+        // when their last record goes.
+        let mut refs: HashMap<&Digest, (usize, u64)> = HashMap::new();
+        for r in &records {
+            for (d, size) in owned_blobs(r) {
+                refs.entry(d).or_insert((0, size)).0 += 1;
+            }
+        }
+        let mut total: u64 = refs.values().map(|(_, s)| s).sum();
         for r in &records {
             if total <= limit {
                 break;
             }
             doomed.push(r);
-            total = unique_size(
-                records
-                    .iter()
-                    .filter(|x| !doomed.iter().any(|d| d.key == x.key)),
-            );
+            for (d, _) in owned_blobs(r) {
+                if let Some((n, size)) = refs.get_mut(d) {
+                    *n -= 1;
+                    if *n == 0 {
+                        total = total.saturating_sub(*size);
+                    }
+                }
+            }
         }
     } else {
         for r in &records {
@@ -86,14 +97,20 @@ pub fn prune(cache: &Cache, opts: &PruneOptions) -> Result<PruneReport, CacheErr
 fn unique_size<'a>(records: impl Iterator<Item = &'a CacheRecord>) -> u64 {
     let mut sizes: HashMap<&Digest, u64> = HashMap::new();
     for r in records {
-        sizes.insert(&r.config, r.config_size);
-        if r.new_layer {
-            if let Some(l) = r.layers.last() {
-                sizes.insert(&l.digest, l.size);
-            }
-        }
+        sizes.extend(owned_blobs(r));
     }
     sizes.values().sum()
+}
+
+/// The blobs a record accounts for: its config and the layer it made.
+fn owned_blobs(r: &CacheRecord) -> Vec<(&Digest, u64)> {
+    let mut v = vec![(&r.config, r.config_size)];
+    if r.new_layer {
+        if let Some(l) = r.layers.last() {
+            v.push((&l.digest, l.size));
+        }
+    }
+    v
 }
 
 fn now_secs() -> u64 {
