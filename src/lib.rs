@@ -6,6 +6,7 @@
 //! the library; the `rbuild` binary (src/main.rs) is a thin CLI over it.
 
 pub mod context;
+pub mod executor;
 pub mod image;
 pub mod layer;
 pub mod lint;
