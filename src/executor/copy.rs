@@ -179,7 +179,7 @@ fn copy_inner(
 }
 
 /// The image `--from` names: a stage (by name or index) or an image in the store.
-fn source_image(r: &StageRunner<'_, '_>, from: &str) -> Result<ImageState, ExecError> {
+pub(super) fn source_image(r: &StageRunner<'_, '_>, from: &str) -> Result<ImageState, ExecError> {
     let stages = &r.b.graph.stages;
     let by_index = from
         .parse::<usize>()

@@ -17,6 +17,8 @@ mod metadata;
 mod mounts;
 pub mod output;
 mod owner;
+mod run;
+mod run_mounts;
 mod sources;
 mod stage;
 pub mod state;

@@ -176,9 +176,7 @@ impl<'b, 's> StageRunner<'b, 's> {
             Instruction::Workdir(dir) => self.workdir(&command, dir),
             Instruction::Copy(copy) => super::copy::copy_step(self, &command, copy, None),
             Instruction::Add(add) => super::copy::copy_step(self, &command, &add.copy, Some(add)),
-            Instruction::Run(_) => Err(ExecError::Run(
-                "RUN is not available in this build of rbuild yet (the sandbox is missing)".into(),
-            )),
+            Instruction::Run(run) => super::run::run_step(self, &command, run),
             other => {
                 let text = metadata::apply(&mut self.state, other)
                     .unwrap_or_else(|| other.name().to_string());
@@ -193,24 +191,17 @@ impl<'b, 's> StageRunner<'b, 's> {
         let full = metadata::set_workdir(&mut self.state, dir);
         let created_by = format!("WORKDIR {full}");
         let mut step = self.b.progress.step(self.step_name(command));
-        let owner = self.user_owner()?;
+        let user = self.state.runtime_ref().user().clone().unwrap_or_default();
         let result = self.in_overlay(&mut step, &created_by, |root| {
+            let owner = if user.is_empty() {
+                None
+            } else {
+                Some(super::owner::resolve_owner(root, &user)?)
+            };
             let target = super::sources::resolve_in_root(root, &full, true)?;
             super::fsops::make_dirs(root, &target, owner)
         });
         finish_step(step, result)
-    }
-
-    /// The uid:gid of the config's USER, for dirs BuildKit creates as the user.
-    pub fn user_owner(&self) -> Result<Option<(u32, u32)>, ExecError> {
-        let user = self.state.runtime_ref().user().clone().unwrap_or_default();
-        if user.is_empty() {
-            return Ok(None);
-        }
-        let mut parts = user.splitn(2, ':');
-        let uid = parts.next().and_then(|u| u.parse::<u32>().ok());
-        let gid = parts.next().and_then(|g| g.parse::<u32>().ok());
-        Ok(uid.map(|u| (u, gid.unwrap_or(u))))
     }
 
     /// Runs `f` on a read-write overlay of the current image, then commits
