@@ -5,6 +5,7 @@
 //! [`sandbox`]; layers go through the cache into the image store. This crate is
 //! the library; the `rbuild` binary (src/main.rs) is a thin CLI over it.
 
+pub mod cache;
 pub mod context;
 pub mod executor;
 pub mod image;

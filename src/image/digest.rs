@@ -89,6 +89,21 @@ impl fmt::Display for Digest {
     }
 }
 
+/// Serialized as the `sha256:<hex>` string (as in OCI JSON).
+impl serde::Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Parsed and validated: a record on disk cannot smuggle in a path.
+impl<'de> serde::Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Digest of a layer's uncompressed tar (`rootfs.diff_ids` in the image config).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DiffId(pub Digest);

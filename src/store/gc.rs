@@ -1,5 +1,8 @@
 //! Garbage collection: deletes blobs and unpacked layers no indexed image
-//! refers to, and stale temp entries. Runs only when no other process has the
+//! and no gc root refers to, and stale temp entries. A gc root is any
+//! `ROOT/gc-roots/<owner>/<name>.json` file with `blobs` and `chains` arrays
+//! of digests (other fields ignored); the build cache keeps its records
+//! there. Runs only when no other process has the
 //! store open (it needs gc.lock exclusively), so it never deletes what a
 //! concurrent build has written but not yet indexed.
 
@@ -60,6 +63,7 @@ impl Store {
         let mut live: HashSet<String> = keep_blobs.iter().map(|d| d.hex().to_string()).collect();
         let mut live_chains: HashSet<String> =
             keep_chains.iter().map(|c| c.0.hex().to_string()).collect();
+        self.read_gc_roots(&mut live, &mut live_chains)?;
         let entries = self.read_index()?;
         for e in &entries {
             let Some(md) = e.manifest_digest() else {
@@ -111,4 +115,51 @@ impl Store {
         fsutil::clean_stale_tmp(&self.root.join("tmp"))?;
         Ok(stats)
     }
+
+    /// Adds the blobs and chains named by every gc root file (hex digits).
+    fn read_gc_roots(
+        &self,
+        blobs: &mut HashSet<String>,
+        chains: &mut HashSet<String>,
+    ) -> Result<(), StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Root {
+            #[serde(default)]
+            blobs: Vec<Digest>,
+            #[serde(default)]
+            chains: Vec<Digest>,
+        }
+        let dir = self.root.join(GC_ROOTS_DIR);
+        let Ok(owners) = fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for owner in owners.flatten() {
+            let Ok(files) = fs::read_dir(owner.path()) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let path = f.path();
+                if path.extension() != Some(std::ffi::OsStr::new("json")) {
+                    continue;
+                }
+                let bytes = match fs::read(&path) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::io(&path, e)),
+                };
+                // A root that cannot be read stops gc: deleting what it may
+                // protect cannot be undone.
+                let root: Root = serde_json::from_slice(&bytes).map_err(|e| StoreError::Json {
+                    path: path.display().to_string(),
+                    source: e,
+                })?;
+                blobs.extend(root.blobs.iter().map(|d| d.hex().to_string()));
+                chains.extend(root.chains.iter().map(|d| d.hex().to_string()));
+            }
+        }
+        Ok(())
+    }
 }
+
+/// Directory of gc root files, relative to the store root.
+pub const GC_ROOTS_DIR: &str = "gc-roots";

@@ -8,6 +8,7 @@
 //! ROOT/blobs/sha256/<hex>          content, verified against its digest
 //! ROOT/layers/<chainid-hex>/diff   unpacked layer (overlay lower dir) with a
 //!                          /complete marker; renamed into place when whole
+//! ROOT/gc-roots/<owner>/*.json    extra gc roots (the build cache's records)
 //! ROOT/tmp/<pid>-<n>/              per-process scratch, flocked while alive
 //! ROOT/locks/                      index.lock (held briefly around index
 //!                                  updates), layer-<hex>.lock, gc.lock
@@ -22,13 +23,13 @@
 //! exclusively, i.e. when no other process has the store open.
 
 mod blobs;
-mod fsutil;
+pub(crate) mod fsutil;
 mod gc;
 mod images;
 mod index;
 mod layers;
 
-pub use gc::GcStats;
+pub use gc::{GcStats, GC_ROOTS_DIR};
 pub use images::{ImageRecord, Removed};
 
 use fsutil::{flock, open_lock_file, ProcessTmp};
