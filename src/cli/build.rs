@@ -172,6 +172,8 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         memory,
         cpus,
         pids_limit: args.pids_limit,
+        no_cache: args.no_cache,
+        no_cache_filter: args.no_cache_filter.clone(),
     };
     let progress = Progress::new(mode);
     let result = executor::build(&store, &req, &progress);

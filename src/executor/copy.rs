@@ -179,19 +179,22 @@ fn copy_inner(
 }
 
 /// The image `--from` names: a stage (by name or index) or an image in the store.
+/// The index of the stage `from` names (by index or name), if it names one.
+pub(super) fn stage_index(r: &StageRunner<'_, '_>, from: &str) -> Option<usize> {
+    if !from.is_empty() && from.bytes().all(|b| b.is_ascii_digit()) {
+        return from.parse().ok();
+    }
+    let lower = from.to_ascii_lowercase();
+    r.b.graph
+        .stages
+        .iter()
+        .find(|s| s.name.as_deref() == Some(lower.as_str()))
+        .map(|s| s.index)
+}
+
+/// The image `--from` names: a stage (by name or index) or an image in the store.
 pub(super) fn source_image(r: &StageRunner<'_, '_>, from: &str) -> Result<ImageState, ExecError> {
-    let stages = &r.b.graph.stages;
-    let by_index = from
-        .parse::<usize>()
-        .ok()
-        .filter(|_| from.bytes().all(|b| b.is_ascii_digit()));
-    let stage = by_index.or_else(|| {
-        stages
-            .iter()
-            .find(|s| s.name.as_deref() == Some(from.to_ascii_lowercase().as_str()))
-            .map(|s| s.index)
-    });
-    if let Some(i) = stage {
+    if let Some(i) = stage_index(r, from) {
         return Ok(r.b.stage_output(i)?.state.clone());
     }
     match r.b.store.resolve(from) {

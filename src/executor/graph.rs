@@ -3,6 +3,7 @@
 //! first failure cancels the rest. Then the target stage's image is written
 //! to the store.
 
+use super::caching::BuildCache;
 use super::stage::{self, StageOutput};
 use super::{BuildRequest, BuildResult, ExecError};
 use crate::parser::args::GlobalScope;
@@ -33,6 +34,9 @@ pub(super) struct Build<'s> {
     pub global: &'s GlobalScope,
     /// The time recorded in configs and history.
     pub created: SystemTime,
+    pub cache: BuildCache<'s>,
+    /// The target platform (`linux/amd64`), for cache keys.
+    pub platform: String,
     slots: Vec<Slot<'s>>,
     canceled: AtomicBool,
     first_error: Mutex<Option<ExecError>>,
@@ -135,6 +139,8 @@ pub(super) fn run(
         graph: &graph,
         global: &global,
         created: crate::image::config::creation_time(req.source_date_epoch),
+        cache: BuildCache::open(store, req.context.dir(), req.no_cache, &req.no_cache_filter)?,
+        platform: target_platform.to_string(),
         slots: graph
             .stages
             .iter()
@@ -171,6 +177,7 @@ pub(super) fn run(
         }
         build.stage_output(target)
     });
+    build.cache.finish(store);
     if let Some(e) = build
         .first_error
         .lock()

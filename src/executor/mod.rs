@@ -8,6 +8,7 @@
 //! store are in [`output`]. It does not parse Dockerfiles or print anything
 //! itself (progress goes to [`crate::progress`]).
 
+mod caching;
 mod chmod;
 mod context;
 mod copy;
@@ -115,6 +116,10 @@ pub struct BuildRequest {
     pub memory: Option<u64>,
     pub cpus: Option<f64>,
     pub pids_limit: Option<i64>,
+    /// `--no-cache`: neither look up nor record steps.
+    pub no_cache: bool,
+    /// `--no-cache-filter`: stages whose steps are not looked up.
+    pub no_cache_filter: Vec<String>,
 }
 
 /// What a build produced.

@@ -3,21 +3,25 @@
 //! order with the stage's ARG/ENV scope. Metadata instructions change the
 //! config ([`super::metadata`]); WORKDIR, COPY/ADD and RUN make layers.
 
+use super::caching::apply_hit;
 use super::graph::Build;
 use super::metadata;
 use super::mounts::OverlayView;
 use super::state::ImageState;
 use super::workspace::{is_empty_dir, Workspace};
 use super::ExecError;
+use crate::cache::{CacheKey, KeyBuilder};
 use crate::layer::DiffOptions;
 use crate::parser::args::Scope;
-use crate::parser::instructions::{parse_instruction, Command, Instruction};
+use crate::parser::instructions::{parse_instruction, Command, Instruction, MountType};
 use crate::progress;
 
 /// What a finished stage hands to the stages that use it.
 pub(super) struct StageOutput<'s> {
     pub state: ImageState,
     pub scope: Scope<'s>,
+    /// The cache key after the stage's last step.
+    pub key: CacheKey,
 }
 
 /// Runs stage `index` once the stages it uses are done.
@@ -40,6 +44,10 @@ pub(super) struct StageRunner<'b, 's> {
     pub index: usize,
     pub state: ImageState,
     pub scope: Scope<'s>,
+    /// The cache key of the last step.
+    pub key: CacheKey,
+    /// The stage's name for `--no-cache-filter`.
+    stage_name: String,
     /// `[name ` prefix of progress lines (empty for a one-stage file).
     label: String,
     step_no: usize,
@@ -65,13 +73,18 @@ impl<'b, 's> StageRunner<'b, 's> {
             instruction: stage.original.trim().to_string(),
             source: Box::new(e),
         };
-        let (state, scope) = if let Some(parent) = node.base_stage {
+        let (state, scope, key) = if let Some(parent) = node.base_stage {
             let out = b.stage_output(parent)?;
-            (out.state.clone(), Scope::inherit(&out.scope))
+            (
+                out.state.clone(),
+                Scope::inherit(&out.scope),
+                out.key.clone(),
+            )
         } else if node.base.eq_ignore_ascii_case("scratch") {
             (
                 ImageState::scratch(b.created),
                 Scope::new(b.global, &b.req.build_args, Vec::new()),
+                KeyBuilder::scratch(&b.platform),
             )
         } else {
             let step = b
@@ -95,13 +108,16 @@ impl<'b, 's> StageRunner<'b, 's> {
             let state = ImageState::from_record(b.store, &rec).map_err(at)?;
             let env = state.env_pairs();
             step.done();
-            (state, Scope::new(b.global, &b.req.build_args, env))
+            let key = KeyBuilder::base_image(&rec.manifest_digest, &b.platform);
+            (state, Scope::new(b.global, &b.req.build_args, env), key)
         };
         Ok(StageRunner {
             b,
             index,
             state,
             scope,
+            key,
+            stage_name: node.display_name().to_ascii_lowercase(),
             label,
             step_no: 1,
             steps,
@@ -151,6 +167,7 @@ impl<'b, 's> StageRunner<'b, 's> {
         Ok(StageOutput {
             state: self.state,
             scope: self.scope,
+            key: self.key,
         })
     }
 
@@ -170,25 +187,138 @@ impl<'b, 's> StageRunner<'b, 's> {
             .step(raw)
             .map_err(|e| ExecError::Dockerfile(e.to_string()))?;
         let command = step.command;
+        let key = self.step_key(&command)?;
+        let layer_step = matches!(
+            command.instruction,
+            Instruction::Workdir(_)
+                | Instruction::Copy(_)
+                | Instruction::Add(_)
+                | Instruction::Run(_)
+        );
+        if let Instruction::Workdir(dir) = &command.instruction {
+            metadata::set_workdir(&mut self.state, dir);
+        }
+        if layer_step {
+            if let Some(hit) = self.b.cache.lookup(&self.stage_name, &key) {
+                let step = self.b.progress.step(self.step_name(&command));
+                apply_hit(&mut self.state, hit);
+                step.cached();
+                self.key = key;
+                return Ok(());
+            }
+        }
         match &command.instruction {
-            Instruction::Arg(_) => Ok(()),
-            Instruction::From(_) => Err(ExecError::Dockerfile("FROM inside a stage".into())),
-            Instruction::Workdir(dir) => self.workdir(&command, dir),
-            Instruction::Copy(copy) => super::copy::copy_step(self, &command, copy, None),
-            Instruction::Add(add) => super::copy::copy_step(self, &command, &add.copy, Some(add)),
-            Instruction::Run(run) => super::run::run_step(self, &command, run),
+            Instruction::Arg(_) => {}
+            Instruction::From(_) => {
+                return Err(ExecError::Dockerfile("FROM inside a stage".into()))
+            }
+            Instruction::Workdir(_) => self.workdir(&command)?,
+            Instruction::Copy(copy) => super::copy::copy_step(self, &command, copy, None)?,
+            Instruction::Add(add) => super::copy::copy_step(self, &command, &add.copy, Some(add))?,
+            Instruction::Run(run) => super::run::run_step(self, &command, run)?,
             other => {
                 let text = metadata::apply(&mut self.state, other)
                     .unwrap_or_else(|| other.name().to_string());
-                self.state.add_empty(self.b.created, &text)
+                self.state.add_empty(self.b.created, &text)?;
             }
+        }
+        if layer_step {
+            self.b
+                .cache
+                .put(&key, &self.state, true, &self.step_name(&command));
+        }
+        self.key = key;
+        Ok(())
+    }
+
+    /// The cache key of `command` (expanded), chained on the previous step's.
+    fn step_key(&self, command: &Command) -> Result<CacheKey, ExecError> {
+        let runtime = self.state.runtime_ref();
+        let mut kb = KeyBuilder::child(&self.key)
+            .instruction(&command.instruction)
+            .env(
+                self.scope
+                    .env()
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .option("user", runtime.user().as_deref().unwrap_or_default())
+            .option("workdir", &self.state.workdir())
+            .option("shell", &self.state.shell().join("\0"))
+            .option("platform", &self.b.platform);
+        let copy = match &command.instruction {
+            Instruction::Copy(c) => Some(c),
+            Instruction::Add(a) => Some(&a.copy),
+            _ => None,
+        };
+        if let Some(copy) = copy {
+            kb = match copy.from.as_deref().filter(|f| !f.is_empty()) {
+                Some(from) => kb.dependency("from", &self.source_key(from)?),
+                None => {
+                    let ctx = &self.b.req.context;
+                    let chmod = copy
+                        .chmod
+                        .as_deref()
+                        .and_then(|m| u32::from_str_radix(m, 8).ok());
+                    match self.b.cache.context_hash(
+                        ctx.dir(),
+                        &copy.sources,
+                        &copy.exclude,
+                        Some(&ctx.ignore),
+                        chmod,
+                    )? {
+                        Some(h) => kb.sources(&h),
+                        None => kb,
+                    }
+                }
+            };
+        }
+        if let Instruction::Run(run) = &command.instruction {
+            for m in &run.mounts {
+                kb = match (m.kind, m.from.as_deref().filter(|f| !f.is_empty())) {
+                    (MountType::Bind, Some(from)) => kb
+                        .mount(m, None)
+                        .dependency("mount-from", &self.source_key(from)?),
+                    (MountType::Bind, None) => {
+                        let ctx = &self.b.req.context;
+                        let src = vec![m.source.clone().unwrap_or_else(|| "/".into())];
+                        let h = self.b.cache.context_hash(
+                            ctx.dir(),
+                            &src,
+                            &[],
+                            Some(&ctx.ignore),
+                            None,
+                        )?;
+                        kb.mount(m, h.as_ref())
+                    }
+                    _ => kb.mount(m, None),
+                };
+            }
+            kb = kb.option("network", &self.b.req.network);
+        }
+        Ok(kb.build())
+    }
+
+    /// The key standing for a `--from` source: a stage's last key, or an image's.
+    fn source_key(&self, from: &str) -> Result<CacheKey, ExecError> {
+        if let Some(i) = super::copy::stage_index(self, from) {
+            return Ok(self.b.stage_output(i)?.key.clone());
+        }
+        match self.b.store.resolve(from) {
+            Ok(rec) => Ok(KeyBuilder::base_image(
+                &rec.manifest_digest,
+                &self.b.platform,
+            )),
+            Err(_) => Ok(KeyBuilder::child(&KeyBuilder::scratch(&self.b.platform))
+                .instruction_text("FROM", &[from])
+                .build()),
         }
     }
 
-    /// WORKDIR: sets the config and creates the directory (as a layer) when
-    /// the image lacks it, as BuildKit does.
-    fn workdir(&mut self, command: &Command, dir: &str) -> Result<(), ExecError> {
-        let full = metadata::set_workdir(&mut self.state, dir);
+    /// WORKDIR: creates the directory (as a layer) when the image lacks it,
+    /// as BuildKit does; the config was set already.
+    fn workdir(&mut self, command: &Command) -> Result<(), ExecError> {
+        let full = self.state.workdir();
         let created_by = format!("WORKDIR {full}");
         let mut step = self.b.progress.step(self.step_name(command));
         let user = self.state.runtime_ref().user().clone().unwrap_or_default();
