@@ -7,6 +7,7 @@ use super::caching::apply_hit;
 use super::graph::Build;
 use super::metadata;
 use super::mounts::OverlayView;
+use super::sources::find_sources;
 use super::state::ImageState;
 use super::workspace::{is_empty_dir, Workspace};
 use super::ExecError;
@@ -260,15 +261,23 @@ impl<'b, 's> StageRunner<'b, 's> {
                         .chmod
                         .as_deref()
                         .and_then(|m| u32::from_str_radix(m, 8).ok());
-                    match self.b.cache.context_hash(
+                    let hash = self.b.cache.context_hash(
                         ctx.dir(),
                         &copy.sources,
                         &copy.exclude,
                         Some(&ctx.ignore),
                         chmod,
-                    )? {
-                        Some(h) => kb.sources(&h),
-                        None => kb,
+                    );
+                    match hash {
+                        Ok(Some(h)) => kb.sources(&h),
+                        Ok(None) => kb,
+                        Err(e) => {
+                            // Prefer the COPY's own message for a bad source.
+                            for s in copy.sources.iter().filter(|s| !s.contains("://")) {
+                                find_sources(ctx.dir(), s, Some(&ctx.ignore), "build context")?;
+                            }
+                            return Err(e);
+                        }
                     }
                 }
             };
