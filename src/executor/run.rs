@@ -144,6 +144,9 @@ fn run_inner(
     for p in outcome.created_mountpoints.iter().rev() {
         remove_mountpoint(&upper, p);
     }
+    for p in &outcome.created_mountpoints {
+        drop_unchanged_parents(&upper, &lowers, p);
+    }
     r.commit_dir(&upper, true, Vec::new(), &created_by)
 }
 
@@ -213,6 +216,37 @@ fn remove_mountpoint(upper: &Path, inside: &str) {
     };
     if let Err(e) = res {
         log::debug!("mount point {inside} left in the layer: {e}");
+    }
+}
+
+/// After the sandbox's mount points are gone, their parent dirs may be left
+/// in the upper dir only because overlayfs copied them up to create the mount
+/// points. Such a dir that is now empty and has the lower dir's mode and
+/// owner is removed, so the layer does not carry it (BuildKit's layers do
+/// not either).
+fn drop_unchanged_parents(upper: &Path, lowers: &[PathBuf], inside: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let mut rel = Path::new(inside.trim_start_matches('/')).parent();
+    while let Some(dir) = rel.filter(|d| !d.as_os_str().is_empty()) {
+        let up = upper.join(dir);
+        let Ok(meta) = std::fs::symlink_metadata(&up) else {
+            rel = dir.parent();
+            continue;
+        };
+        let lower_meta = lowers
+            .iter()
+            .find_map(|l| std::fs::symlink_metadata(l.join(dir)).ok());
+        let same = lower_meta.is_some_and(|l| {
+            l.is_dir() && l.mode() == meta.mode() && l.uid() == meta.uid() && l.gid() == meta.gid()
+        });
+        let opaque = crate::layer::is_overlay_opaque(&up);
+        if !meta.is_dir() || !same || opaque || !super::workspace::is_empty_dir(&up) {
+            return;
+        }
+        if std::fs::remove_dir(&up).is_err() {
+            return;
+        }
+        rel = dir.parent();
     }
 }
 
