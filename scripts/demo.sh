@@ -39,7 +39,7 @@ step "rbuild build -t wordpress:custom testdata/Dockerfiles/wordpress-custom"
 "$RBUILD" build --progress plain -t wordpress:custom testdata/Dockerfiles/wordpress-custom
 "$RBUILD" images
 
-if "$RBUILD" run --help >/dev/null 2>&1; then
+if "$RBUILD" --help 2>/dev/null | grep -qE "^  run( |$)"; then
   step "rbuild run wordpress:custom (fetching / and the extension page)"
   "$RBUILD" run --rm wordpress:custom sh -c \
     'httpd -p 8080 -h /var/www && sleep 0.5 && wget -qO- http://127.0.0.1:8080/ && wget -qO- http://127.0.0.1:8080/wp-content/plugins/custom-hello/hello.html'
