@@ -13,6 +13,7 @@ pub mod cgroups;
 mod channel;
 mod error;
 mod etc_files;
+mod exec;
 mod handle;
 mod init;
 mod launch;
@@ -32,6 +33,7 @@ mod sys;
 pub mod user;
 
 pub use error::SandboxError;
+pub use exec::{exec, exec_start, ExecHandle, ExecSpec};
 pub use handle::{start, Handle};
 pub use spec::{Mount, MountKind, RootFs, Spec, StdioMode, User, DEFAULT_PATH};
 pub use status::ExitStatus;
@@ -74,42 +76,4 @@ pub fn run(
 /// any: the CLI should exit once the current step returned.
 pub fn interrupted() -> Option<i32> {
     signals::interrupted()
-}
-
-/// What to run inside an already running sandbox ([`exec`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecSpec {
-    pub args: Vec<String>,
-    pub env: Vec<String>,
-    pub cwd: String,
-    pub user: User,
-    pub stdio: StdioMode,
-    pub no_new_privileges: bool,
-}
-
-impl ExecSpec {
-    /// Root user, cwd "/", the default PATH, output piped.
-    pub fn new(args: Vec<String>) -> ExecSpec {
-        ExecSpec {
-            args,
-            env: vec![format!("PATH={DEFAULT_PATH}")],
-            cwd: "/".into(),
-            user: User::root(),
-            stdio: StdioMode::Piped,
-            no_new_privileges: false,
-        }
-    }
-}
-
-/// Enters the running sandbox whose init has host pid `init_pid`
-/// (namespaces + cgroup) and runs a process there, in the foreground.
-pub fn exec(
-    init_pid: i32,
-    spec: &ExecSpec,
-    on_output: &mut dyn FnMut(OutputStream, &[u8]),
-) -> Result<ExitStatus, SandboxError> {
-    let _ = (init_pid, spec, on_output);
-    Err(SandboxError::InvalidSpec(
-        "the sandbox launcher is not implemented yet".into(),
-    ))
 }
