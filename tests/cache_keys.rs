@@ -196,3 +196,122 @@ fn keys_do_not_depend_on_where_the_context_lives() {
     // Different directories, different inodes and mtimes, same content.
     assert_eq!(keys(DF, a.path(), "m1", &[]), keys(DF, b.path(), "m1", &[]));
 }
+
+/// Runs the last stage against a real cache: a hit reuses the record, a miss
+/// "runs" the step (a layer with the step's key as content) and records it.
+/// Returns which steps hit.
+fn build(cache: &rbuild::cache::Cache, df: &str, ctx: &Path) -> Vec<bool> {
+    let ks = keys(df, ctx, "m1", &[]);
+    ks.iter()
+        .skip(1)
+        .map(|k| {
+            if cache.lookup(k).expect("lookup").is_some() {
+                return true;
+            }
+            let layer = stored_layer(cache.store(), k.hex());
+            let mut config = rbuild::image::config::empty_config(std::time::UNIX_EPOCH);
+            let diff = rbuild::image::DiffId(layer.diff_id.clone());
+            rbuild::image::config::push_history(
+                &mut config,
+                Some(&diff),
+                std::time::UNIX_EPOCH,
+                "step",
+                None,
+            )
+            .expect("history");
+            let result = rbuild::cache::StepResult {
+                config: &config,
+                layers: vec![layer],
+                new_layer: true,
+                description: String::new(),
+            };
+            cache.put(k, &result).expect("put");
+            false
+        })
+        .collect()
+}
+
+fn stored_layer(store: &rbuild::store::Store, content: &str) -> rbuild::cache::LayerRef {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(content.len() as u64);
+    h.set_mode(0o644);
+    tar.append_data(&mut h, "data", content.as_bytes())
+        .expect("tar");
+    let tar = tar.into_inner().expect("tar");
+    let (desc, blob) = store
+        .put_layer_from_tar(&tar[..], rbuild::layer::Compression::Gzip)
+        .expect("layer");
+    rbuild::cache::LayerRef::new(&desc, &blob.diff_id).expect("layer ref")
+}
+
+#[test]
+fn rebuilds_hit_and_miss_step_by_step() {
+    let ctx = context();
+    let root = tempfile::tempdir().expect("store dir");
+    let store = rbuild::store::Store::open(root.path()).expect("store");
+    let cache = rbuild::cache::Cache::open(&store).expect("cache");
+    assert_eq!(build(&cache, DF, ctx.path()), vec![false; 7], "cold build");
+    assert_eq!(
+        build(&cache, DF, ctx.path()),
+        vec![true; 7],
+        "no-op rebuild"
+    );
+    fs::write(ctx.path().join("conf.txt"), "x=3\n").expect("write");
+    // ARG, RUN, COPY app, RUN hit; COPY conf.txt and what follows rebuild.
+    let expect = [true, true, true, true, false, false, false];
+    assert_eq!(build(&cache, DF, ctx.path()), expect);
+    assert_eq!(build(&cache, DF, ctx.path()), vec![true; 7]);
+    // Going back to the old content hits the old records again.
+    fs::write(ctx.path().join("conf.txt"), "x=1\n").expect("write");
+    assert_eq!(build(&cache, DF, ctx.path()), vec![true; 7]);
+    let commented = format!("# syntax note\n{DF}\n# trailing comment\n");
+    assert_eq!(build(&cache, &commented, ctx.path()), vec![true; 7]);
+}
+
+#[test]
+fn mounts_urls_and_secrets() {
+    use rbuild::cache::ContentHash;
+    use rbuild::parser::instructions::parse_mount;
+    let parent = KeyBuilder::scratch("linux/amd64");
+    let h1 = ContentHash(Digest::of_bytes(b"one"));
+    let h2 = ContentHash(Digest::of_bytes(b"two"));
+    let with = |spec: &str, h: &ContentHash| {
+        let m = parse_mount(spec, None).unwrap_or_else(|e| panic!("{e}"));
+        KeyBuilder::child(&parent)
+            .instruction_text("RUN", &["make"])
+            .mount(&m, Some(h))
+            .build()
+    };
+    // A bind mount's source content is an input.
+    let bind = "type=bind,source=src,target=/src";
+    assert_ne!(with(bind, &h1), with(bind, &h2));
+    // Cache mount and secret contents are never inputs, even if passed.
+    for spec in [
+        "type=cache,target=/root/.cache",
+        "type=secret,id=token,target=/run/secrets/token",
+        "type=tmpfs,target=/tmp",
+    ] {
+        assert_eq!(with(spec, &h1), with(spec, &h2), "{spec}");
+    }
+    // But the mount spec itself is: a different target or id misses.
+    assert_ne!(
+        with("type=cache,target=/a", &h1),
+        with("type=cache,target=/b", &h1)
+    );
+    assert_ne!(with("type=secret,id=a", &h1), with("type=secret,id=b", &h1));
+    // ADD URL: the downloaded content (or --checksum) decides.
+    let url = |d: &[u8]| {
+        KeyBuilder::child(&parent)
+            .instruction_text("ADD", &["https://example.com/a.tgz", "/a"])
+            .url_content("https://example.com/a.tgz", &Digest::of_bytes(d))
+            .build()
+    };
+    assert_eq!(url(b"v1"), url(b"v1"));
+    assert_ne!(url(b"v1"), url(b"v2"));
+    // Options: each one counts.
+    let opt = |k: &str, v: &str| KeyBuilder::child(&parent).option(k, v).build();
+    for k in ["user", "workdir", "network", "shell", "platform"] {
+        assert_ne!(opt(k, "a"), opt(k, "b"), "{k}");
+    }
+}

@@ -303,13 +303,13 @@ fn walk_dir(
     out: &mut Vec<Entry>,
 ) -> Result<(), CacheError> {
     let dir = sel.root.join(matched).join(sub);
-    let mut names: Vec<String> = Vec::new();
+    let mut names: Vec<(String, fs::DirEntry)> = Vec::new();
     for e in fs::read_dir(&dir).map_err(|e| CacheError::io(&dir, e))? {
         let e = e.map_err(|e| CacheError::io(&dir, e))?;
-        names.push(e.file_name().to_string_lossy().into_owned());
+        names.push((e.file_name().to_string_lossy().into_owned(), e));
     }
-    names.sort();
-    for name in names {
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, dirent) in names {
         let sub_rel = if sub.is_empty() {
             name.clone()
         } else {
@@ -321,7 +321,8 @@ fn walk_dir(
             format!("{matched}/{sub_rel}")
         };
         let full = sel.root.join(&root_rel);
-        let meta = fs::symlink_metadata(&full).map_err(|e| CacheError::io(&full, e))?;
+        // fstatat on the open directory: no full path walk per file.
+        let meta = dirent.metadata().map_err(|e| CacheError::io(&full, e))?;
         let ignored = sel.ignore.is_some_and(|i| i.is_excluded(&root_rel))
             || exclude.is_some_and(|x| x.is_excluded(&sub_rel));
         if ignored {

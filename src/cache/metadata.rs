@@ -19,29 +19,60 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The file identity the content digest is trusted for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileStamp {
     pub size: u64,
-    pub mtime_ns: i128,
+    /// Nanoseconds since the epoch (i64 lasts until 2262).
+    pub mtime_ns: i64,
     pub ino: u64,
-    pub ctime_ns: i128,
+    pub ctime_ns: i64,
 }
 
 impl FileStamp {
     pub fn of(meta: &std::fs::Metadata) -> FileStamp {
         FileStamp {
             size: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            mtime_ns: meta
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec()),
             ino: meta.ino(),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            ctime_ns: meta
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.ctime_nsec()),
         }
     }
 }
 
+/// On disk: one compact array per file, `[path, size, mtime_ns, ino,
+/// ctime_ns, sha256 hex]` (a 50k-file context parses in milliseconds).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct RecordFile {
-    /// rel path -> (stamp, content digest hex)
-    files: HashMap<String, (FileStamp, String)>,
+    version: u32,
+    files: Vec<(String, u64, i64, u64, i64, String)>,
+}
+
+const RECORD_VERSION: u32 = 1;
+
+impl RecordFile {
+    fn into_map(self) -> HashMap<String, (FileStamp, String)> {
+        if self.version != RECORD_VERSION {
+            return HashMap::new();
+        }
+        self.files
+            .into_iter()
+            .map(|(path, size, mtime_ns, ino, ctime_ns, hex)| {
+                let stamp = FileStamp {
+                    size,
+                    mtime_ns,
+                    ino,
+                    ctime_ns,
+                };
+                (path, (stamp, hex))
+            })
+            .collect()
+    }
 }
 
 /// Known content digests of one context, shared by the hashing threads.
@@ -76,7 +107,7 @@ impl MetadataRecord {
         let path = dir.join(format!("{}.json", id.hex()));
         let files = match std::fs::read(&path) {
             Ok(bytes) => match serde_json::from_slice::<RecordFile>(&bytes) {
-                Ok(r) => r.files,
+                Ok(r) => r.into_map(),
                 Err(e) => {
                     log::warn!("{}: ignoring unreadable record: {e}", path.display());
                     HashMap::new()
@@ -110,10 +141,10 @@ impl MetadataRecord {
     pub fn remember(&self, rel: &str, stamp: FileStamp, digest_hex: &str) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i128)
+            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
             .unwrap_or(0);
-        let window = self.racy_window.as_nanos() as i128;
-        if now - stamp.ctime_ns.max(stamp.mtime_ns) < window {
+        let window = i64::try_from(self.racy_window.as_nanos()).unwrap_or(i64::MAX);
+        if now.saturating_sub(stamp.ctime_ns.max(stamp.mtime_ns)) < window {
             return;
         }
         if let Ok(mut files) = self.files.lock() {
@@ -156,10 +187,17 @@ impl MetadataRecord {
             return Ok(());
         }
         let files = match self.files.lock() {
-            Ok(f) => f.clone(),
+            Ok(f) => f
+                .iter()
+                .map(|(p, (s, h))| (p.clone(), s.size, s.mtime_ns, s.ino, s.ctime_ns, h.clone()))
+                .collect(),
             Err(_) => return Ok(()),
         };
-        let bytes = serde_json::to_vec(&RecordFile { files }).map_err(|e| CacheError::Json {
+        let record = RecordFile {
+            version: RECORD_VERSION,
+            files,
+        };
+        let bytes = serde_json::to_vec(&record).map_err(|e| CacheError::Json {
             path: path.display().to_string(),
             source: e,
         })?;

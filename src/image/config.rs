@@ -17,6 +17,8 @@ pub enum ConfigError {
     Json(#[from] serde_json::Error),
     #[error("building image metadata: {0}")]
     Spec(#[from] oci_spec::OciSpecError),
+    #[error("SOURCE_DATE_EPOCH={0:?} is not a number of seconds since 1970 (e.g. $(git log -1 --format=%ct))")]
+    SourceDateEpoch(String),
 }
 
 /// The OCI name of the host architecture (`amd64`, `arm64`, ...).
@@ -52,6 +54,25 @@ pub fn creation_time(source_date_epoch: Option<i64>) -> SystemTime {
     match source_date_epoch {
         Some(s) => UNIX_EPOCH + std::time::Duration::from_secs(s.max(0) as u64),
         None => SystemTime::now(),
+    }
+}
+
+/// `SOURCE_DATE_EPOCH` for a build: the build arg when given (`--build-arg
+/// SOURCE_DATE_EPOCH=...`, as BuildKit), else the environment variable; an
+/// empty value means unset. It then sets `created` ([`creation_time`]) and
+/// clamps layer mtimes (`crate::layer::DiffOptions::source_date_epoch`).
+pub fn source_date_epoch(build_arg: Option<&str>) -> Result<Option<i64>, ConfigError> {
+    let value = match build_arg {
+        Some(v) => v.to_string(),
+        None => std::env::var("SOURCE_DATE_EPOCH").unwrap_or_default(),
+    };
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    match value.parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(Some(n)),
+        _ => Err(ConfigError::SourceDateEpoch(value.to_string())),
     }
 }
 
@@ -152,6 +173,17 @@ mod tests {
             text.contains("\"created\":\"1970-01-01T00:00:00Z\""),
             "{text}"
         );
+    }
+
+    #[test]
+    fn source_date_epoch_from_arg() {
+        assert_eq!(
+            source_date_epoch(Some("1700000000")).ok(),
+            Some(Some(1_700_000_000))
+        );
+        assert_eq!(source_date_epoch(Some("")).ok(), Some(None));
+        assert!(source_date_epoch(Some("yesterday")).is_err());
+        assert!(source_date_epoch(Some("-5")).is_err());
     }
 
     #[test]
