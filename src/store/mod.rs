@@ -22,7 +22,7 @@
 //! exclusively, i.e. when no other process has the store open.
 
 mod blobs;
-mod fsutil;
+pub mod fsutil;
 mod gc;
 mod images;
 mod index;
