@@ -1,6 +1,125 @@
-//! The sandbox every RUN step and `rbuild run` executes in. This file only
-//! declares the submodules; the launch logic lives with the sandbox core.
+//! The sandbox every RUN step and `rbuild run` executes in: new mount, PID,
+//! UTS, IPC, cgroup and (unless host) network namespaces, an overlayfs root,
+//! docker's /proc masks, /dev and /sys, docker's capabilities and a seccomp
+//! filter, cgroup limits, and a tiny PID 1 that reaps zombies.
+//!
+//! Public surface: [`Spec`] in, [`run`] (foreground), [`start`] (detached,
+//! returns a [`Handle`]) and [`exec`] (enter a running sandbox). The
+//! submodules split the work by concern; `cgroups`, `network` and `runtime`
+//! (external OCI runtimes) are independent building blocks.
 
 pub mod cgroups;
+mod error;
 pub mod network;
 pub mod runtime;
+mod spec;
+mod status;
+pub mod user;
+
+pub use error::SandboxError;
+pub use spec::{Mount, MountKind, RootFs, Spec, StdioMode, User, DEFAULT_PATH};
+pub use status::ExitStatus;
+
+/// Which output stream a chunk of bytes came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// The result of a finished sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub status: ExitStatus,
+    /// Paths (absolute, inside) that the sandbox created in the root as
+    /// mount points (mount targets, /etc/hosts, /etc/resolv.conf,
+    /// /etc/hostname and their missing parent directories; cwd is not one),
+    /// parents before children. With an Overlay root they exist in the upper
+    /// dir afterwards; delete them in reverse order before committing.
+    pub created_mountpoints: Vec<String>,
+    /// Things the user should know (limits not applied rootless, network
+    /// fallback), already logged with `log::warn!`.
+    pub warnings: Vec<String>,
+}
+
+/// Foreground run (RUN steps): blocks until the process tree is gone and
+/// everything is cleaned up. With [`StdioMode::Piped`], output is streamed
+/// to `on_output` as it comes.
+pub fn run(
+    spec: &Spec,
+    on_output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<RunOutcome, SandboxError> {
+    let _ = (spec, on_output);
+    Err(SandboxError::InvalidSpec(
+        "the sandbox launcher is not implemented yet".into(),
+    ))
+}
+
+/// What to run inside an already running sandbox ([`exec`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecSpec {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub user: User,
+    pub stdio: StdioMode,
+    pub no_new_privileges: bool,
+}
+
+impl ExecSpec {
+    /// Root user, cwd "/", the default PATH, output piped.
+    pub fn new(args: Vec<String>) -> ExecSpec {
+        ExecSpec {
+            args,
+            env: vec![format!("PATH={DEFAULT_PATH}")],
+            cwd: "/".into(),
+            user: User::root(),
+            stdio: StdioMode::Piped,
+            no_new_privileges: false,
+        }
+    }
+}
+
+/// Detached start (runner): returns once the process runs.
+pub fn start(spec: &Spec) -> Result<Handle, SandboxError> {
+    let _ = spec;
+    Err(SandboxError::InvalidSpec(
+        "the sandbox launcher is not implemented yet".into(),
+    ))
+}
+
+/// A sandbox started with [`start`].
+#[derive(Debug)]
+pub struct Handle {
+    /// Host pid of the sandbox init (PID 1 inside).
+    pub pid: i32,
+}
+
+impl Handle {
+    /// Blocks until the sandbox is gone and cleaned up.
+    pub fn wait(self) -> Result<RunOutcome, SandboxError> {
+        Err(SandboxError::InvalidSpec(
+            "the sandbox launcher is not implemented yet".into(),
+        ))
+    }
+
+    /// Sends `signal` to the sandbox init, which forwards it to the main
+    /// process (SIGKILL kills the whole tree).
+    pub fn kill(&self, signal: nix::sys::signal::Signal) -> Result<(), SandboxError> {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), signal)
+            .map_err(|e| SandboxError::sys("signal the sandbox init", e))
+    }
+}
+
+/// Enters the running sandbox whose init has host pid `init_pid`
+/// (namespaces + cgroup) and runs a process there, in the foreground.
+pub fn exec(
+    init_pid: i32,
+    spec: &ExecSpec,
+    on_output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<ExitStatus, SandboxError> {
+    let _ = (init_pid, spec, on_output);
+    Err(SandboxError::InvalidSpec(
+        "the sandbox launcher is not implemented yet".into(),
+    ))
+}
