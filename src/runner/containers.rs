@@ -90,6 +90,18 @@ impl ContainerStore {
         !fsutil::flock(&f, libc::LOCK_SH | libc::LOCK_NB).unwrap_or(true)
     }
 
+    /// docker's conflict error when `name` is taken (checked again, under
+    /// the lock, by [`ContainerStore::create`]).
+    pub fn check_name_free(&self, name: &str) -> Result<(), RunnerError> {
+        match self.configs()?.into_iter().find(|c| c.name == name) {
+            Some(owner) => Err(RunnerError::NameConflict {
+                name: name.to_string(),
+                id: owner.id,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Stores a new container. An empty name gets a generated one; a taken
     /// name is docker's conflict error.
     pub fn create(&self, mut config: ContainerConfig) -> Result<Container, RunnerError> {
@@ -298,4 +310,19 @@ pub fn runtime_root() -> PathBuf {
         Some(d) => PathBuf::from(d).join("rbuild"),
         None => PathBuf::from(format!("/tmp/rbuild-{}", nix::unistd::geteuid())),
     }
+}
+
+/// Short IDs of the containers (any state) made from image `image_id`
+/// (`sha256:...`), for `rmi`'s conflict check. Unreadable entries are skipped.
+pub fn image_users(store_root: &Path, image_id: &str) -> Vec<String> {
+    let dir = store_root.join("containers");
+    let Ok(rd) = fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| fs::read(e.path().join("config.json")).ok())
+        .filter_map(|b| serde_json::from_slice::<ContainerConfig>(&b).ok())
+        .filter(|c| c.image_id == image_id)
+        .map(|c| short(&c.id).to_string())
+        .collect()
 }

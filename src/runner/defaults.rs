@@ -7,11 +7,9 @@
 //! OCI types drop. Pure: nothing is read or started here.
 
 use super::record::ContainerConfig;
+use crate::sandbox::DEFAULT_PATH;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// docker's PATH for images that set none (the sandbox's default too).
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DefaultsError {

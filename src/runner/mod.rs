@@ -14,11 +14,14 @@ pub mod containers;
 pub mod defaults;
 pub mod id;
 pub mod inspect;
+pub mod launch;
 pub mod logs;
+pub mod monitor;
 pub mod options;
 pub mod proc;
 pub mod ps;
 pub mod record;
+pub mod stats;
 pub mod template;
 pub mod time;
 pub mod volumes;
@@ -59,6 +62,10 @@ pub enum RunnerError {
     },
     #[error("encoding JSON: {0}")]
     Json(serde_json::Error),
+    #[error("driver failed programming external connectivity on endpoint {name}: Bind for {addr} failed: port is already allocated")]
+    PortInUse { name: String, addr: String },
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
