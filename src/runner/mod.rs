@@ -24,6 +24,7 @@ pub mod record;
 pub mod stats;
 pub mod template;
 pub mod time;
+pub mod tty;
 pub mod volumes;
 
 pub use containers::ContainerStore;
