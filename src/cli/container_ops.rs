@@ -65,7 +65,20 @@ pub fn wait(ctx: &Ctx, name: &str, limit: Option<Duration>) -> Result<i32> {
     let start = Instant::now();
     let id = ctx.containers.get(name)?.config.id;
     loop {
-        let c = ctx.containers.load(&id)?;
+        let c = match ctx.containers.load(&id) {
+            Ok(c) => c,
+            // Removed by its monitor (--rm): it left the exit code.
+            Err(e) => {
+                let p = ctx.containers.exit_code_path(&id);
+                return match std::fs::read_to_string(&p) {
+                    Ok(code) => {
+                        let _ = std::fs::remove_file(&p);
+                        Ok(code.trim().parse().unwrap_or(0))
+                    }
+                    Err(_) => Err(e.into()),
+                };
+            }
+        };
         if !c.is_running() && !ctx.containers.monitor_alive(&id) {
             return Ok(c.state.exit_code);
         }

@@ -326,6 +326,9 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             }
         };
     }
+    if a.tty {
+        return run_tty(ctx, &id, a.interactive);
+    }
     let _lock = ctx.containers.lock_monitor(&id)?;
     let attach = if a.tty || a.interactive {
         Attach::Direct
@@ -345,6 +348,32 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         }
     })?;
     Ok(code)
+}
+
+/// `run -t` in the foreground: a detached monitor holds the pty; this
+/// process attaches to it (raw mode, window size, stdin with -i) until the
+/// container exits (its code) or the user detaches with Ctrl-P Ctrl-Q (0).
+fn run_tty(ctx: &Ctx, id: &str, interactive: bool) -> Result<i32> {
+    if let Err((code, msg)) = spawn_monitor(ctx, id)? {
+        eprintln!("rbuild: Error response from daemon: {msg}");
+        return Ok(code);
+    }
+    let sock = rbuild::runner::monitor::attach_socket(&ctx.containers, id)?;
+    let conn = std::os::unix::net::UnixStream::connect(&sock)
+        .with_context(|| format!("attaching to {}", sock.display()))?;
+    let master = rbuild::runner::tty::recv_fd(&conn)?;
+    let input = interactive.then_some(0);
+    let raw = input.and_then(rbuild::runner::tty::RawMode::enable);
+    let end = rbuild::runner::tty::relay(&master, input, &mut std::io::stdout())?;
+    drop(raw);
+    drop(master);
+    drop(conn);
+    match end {
+        rbuild::runner::tty::RelayEnd::Detached => Ok(0),
+        rbuild::runner::tty::RelayEnd::Closed => {
+            super::container_ops::wait(ctx, id, Some(std::time::Duration::from_secs(30)))
+        }
+    }
 }
 
 /// Starts a detached monitor for `id` and waits for its start report.

@@ -64,6 +64,11 @@ impl ContainerStore {
         Ok(d)
     }
 
+    /// Where a `--rm` container's exit code is left for an attached client.
+    pub fn exit_code_path(&self, id: &str) -> PathBuf {
+        self.run_dir.join(format!("{id}.exit"))
+    }
+
     /// The lock file a live monitor holds.
     pub fn monitor_lock_path(&self, id: &str) -> Result<PathBuf, RunnerError> {
         Ok(self.run_dir(id)?.join("monitor.lock"))

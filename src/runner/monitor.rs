@@ -11,12 +11,13 @@
 use super::logs::LogWriter;
 use super::record::{Container, Status};
 use super::volumes::Volumes;
-use super::{launch, proc, time, ContainerStore, RunnerError};
+use super::{launch, proc, time, tty, ContainerStore, RunnerError};
 use crate::sandbox::{self, StdioMode};
 use crate::store::Store;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
@@ -172,6 +173,8 @@ impl Monitor<'_> {
     fn finish(&self, code: i32) -> Result<i32, RunnerError> {
         let c = self.containers.load(&self.id)?;
         if c.config.host.auto_remove {
+            // An attached client still wants the code after the record is gone.
+            let _ = std::fs::write(self.containers.exit_code_path(&self.id), code.to_string());
             remove_files(self.containers, self.volumes, &c, true)?;
         }
         Ok(code)
@@ -200,14 +203,25 @@ impl Monitor<'_> {
             Ok(p) => p,
             Err(e) => return Err(fail(self, 125, e.to_string(), report)),
         };
-        let stdio = StdioMode::Inherit;
+        // A detached -t container gets a pty whose master the monitor serves
+        // to attaching clients.
+        let tty = c.config.tty && self.attach == Attach::Log;
+        let stdio = if tty {
+            StdioMode::Pty
+        } else {
+            StdioMode::Inherit
+        };
         let spec = match launch::spec(self.store, self.containers, c, &ports, stdio) {
             Ok(s) => s,
             Err(e) => return Err(fail(self, 125, e.to_string(), report)),
         };
+        let listener = match tty.then(|| self.attach_listener()).transpose() {
+            Ok(l) => l,
+            Err(e) => return Err(fail(self, 125, e.to_string(), report)),
+        };
         let log = self.containers.log_path(&self.id);
         let mut pumps = Vec::new();
-        let started = if self.attach == Attach::Direct {
+        let started = if self.attach == Attach::Direct || tty {
             sandbox::start(&spec)
         } else {
             let pipes = pipe().and_then(|o| pipe().map(|e| (o, e)));
@@ -232,10 +246,10 @@ impl Monitor<'_> {
                     .flatten()
             };
             pumps.push(pump(out_r, log.clone(), "stdout", tee(saved_out)));
-            pumps.push(pump(err_r, log, "stderr", tee(saved_err)));
+            pumps.push(pump(err_r, log.clone(), "stderr", tee(saved_err)));
             started
         };
-        let handle = match started {
+        let mut handle = match started {
             Ok(h) => h,
             Err(e) => {
                 for p in pumps {
@@ -265,6 +279,22 @@ impl Monitor<'_> {
             let _ = handle.wait();
             return Err(fail(self, 125, e.to_string(), report));
         }
+        if let (Some(listener), Some(master)) = (listener, take_pty_master(&mut handle)) {
+            let log = log.clone();
+            // Not joined: it ends when the pty closes, which may be after
+            // the init is reaped.
+            std::thread::spawn(move || {
+                let mut writer = LogWriter::open(&log, "stdout").ok();
+                let _ = tty::serve(master, listener, &mut |bytes| {
+                    if let Some(w) = writer.as_mut() {
+                        let _ = w.write(bytes);
+                    }
+                });
+                if let Some(w) = writer.as_mut() {
+                    let _ = w.flush();
+                }
+            });
+        }
         report(Ok(()));
         let outcome = handle.wait();
         FORWARD_TO.store(0, Ordering::SeqCst);
@@ -289,6 +319,29 @@ impl Monitor<'_> {
         });
         Ok(code)
     }
+}
+
+/// The pty master of a sandbox started with [`StdioMode::Pty`].
+fn take_pty_master(handle: &mut sandbox::Handle) -> Option<OwnedFd> {
+    let _ = handle;
+    None
+}
+
+impl Monitor<'_> {
+    /// The socket attaching clients connect to (`RUN/<id>/attach.sock`).
+    fn attach_listener(&self) -> Result<UnixListener, RunnerError> {
+        let path = attach_socket(self.containers, &self.id)?;
+        let _ = std::fs::remove_file(&path);
+        UnixListener::bind(&path).map_err(|e| RunnerError::io(&path, e))
+    }
+}
+
+/// Where the monitor of `id` serves its pty.
+pub fn attach_socket(
+    containers: &ContainerStore,
+    id: &str,
+) -> Result<std::path::PathBuf, RunnerError> {
+    Ok(containers.run_dir(id)?.join("attach.sock"))
 }
 
 /// docker's restart policies.
