@@ -8,15 +8,31 @@
 //! submodules split the work by concern; `cgroups`, `network` and `runtime`
 //! (external OCI runtimes) are independent building blocks.
 
+mod caps;
 pub mod cgroups;
+mod channel;
 mod error;
+mod etc_files;
+mod handle;
+mod init;
+mod launch;
+mod mounts;
 pub mod network;
+mod output;
+mod overlay;
+mod plan;
+mod process;
+mod rootless;
 pub mod runtime;
+mod seccomp;
+mod signals;
 mod spec;
 mod status;
+mod sys;
 pub mod user;
 
 pub use error::SandboxError;
+pub use handle::{start, Handle};
 pub use spec::{Mount, MountKind, RootFs, Spec, StdioMode, User, DEFAULT_PATH};
 pub use status::ExitStatus;
 
@@ -49,10 +65,15 @@ pub fn run(
     spec: &Spec,
     on_output: &mut dyn FnMut(OutputStream, &[u8]),
 ) -> Result<RunOutcome, SandboxError> {
-    let _ = (spec, on_output);
-    Err(SandboxError::InvalidSpec(
-        "the sandbox launcher is not implemented yet".into(),
-    ))
+    let mut launched = launch::launch(spec, false)?;
+    launched.pump_output(on_output)?;
+    launched.wait()
+}
+
+/// The signal (SIGINT/SIGTERM) that made rbuild stop its sandboxes, if
+/// any: the CLI should exit once the current step returned.
+pub fn interrupted() -> Option<i32> {
+    signals::interrupted()
 }
 
 /// What to run inside an already running sandbox ([`exec`]).
@@ -77,37 +98,6 @@ impl ExecSpec {
             stdio: StdioMode::Piped,
             no_new_privileges: false,
         }
-    }
-}
-
-/// Detached start (runner): returns once the process runs.
-pub fn start(spec: &Spec) -> Result<Handle, SandboxError> {
-    let _ = spec;
-    Err(SandboxError::InvalidSpec(
-        "the sandbox launcher is not implemented yet".into(),
-    ))
-}
-
-/// A sandbox started with [`start`].
-#[derive(Debug)]
-pub struct Handle {
-    /// Host pid of the sandbox init (PID 1 inside).
-    pub pid: i32,
-}
-
-impl Handle {
-    /// Blocks until the sandbox is gone and cleaned up.
-    pub fn wait(self) -> Result<RunOutcome, SandboxError> {
-        Err(SandboxError::InvalidSpec(
-            "the sandbox launcher is not implemented yet".into(),
-        ))
-    }
-
-    /// Sends `signal` to the sandbox init, which forwards it to the main
-    /// process (SIGKILL kills the whole tree).
-    pub fn kill(&self, signal: nix::sys::signal::Signal) -> Result<(), SandboxError> {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), signal)
-            .map_err(|e| SandboxError::sys("signal the sandbox init", e))
     }
 }
 
