@@ -174,7 +174,9 @@ impl Monitor<'_> {
         let c = self.containers.load(&self.id)?;
         if c.config.host.auto_remove {
             // An attached client still wants the code after the record is gone.
-            let _ = std::fs::write(self.containers.exit_code_path(&self.id), code.to_string());
+            if self.attach == Attach::Log {
+                let _ = std::fs::write(self.containers.exit_code_path(&self.id), code.to_string());
+            }
             remove_files(self.containers, self.volumes, &c, true)?;
         }
         Ok(code)
@@ -279,7 +281,7 @@ impl Monitor<'_> {
             let _ = handle.wait();
             return Err(fail(self, 125, e.to_string(), report));
         }
-        if let (Some(listener), Some(master)) = (listener, take_pty_master(&mut handle)) {
+        if let (Some(listener), Some(master)) = (listener, handle.take_pty_master()) {
             let log = log.clone();
             // Not joined: it ends when the pty closes, which may be after
             // the init is reaped.
@@ -319,12 +321,6 @@ impl Monitor<'_> {
         });
         Ok(code)
     }
-}
-
-/// The pty master of a sandbox started with [`StdioMode::Pty`].
-fn take_pty_master(handle: &mut sandbox::Handle) -> Option<OwnedFd> {
-    let _ = handle;
-    None
 }
 
 impl Monitor<'_> {

@@ -189,6 +189,12 @@ pub fn http_get(port: u16, path: &str) -> String {
     panic!("no HTTP answer on 127.0.0.1:{port}: {last}")
 }
 
+/// True when `pid` exists and is not a zombie (an orphaned container init
+/// is reaped by whoever adopts it, maybe later).
 pub fn is_running(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.trim_start().chars().next());
+    Path::new(&format!("/proc/{pid}")).exists() && state != Some(Some('Z')) && !stat.is_empty()
 }
