@@ -102,13 +102,16 @@ fn interactive_shell_ctrl_c_and_exit_code() {
     let env = Env::new();
     env.image("bb:1", &[], &["CMD [\"sh\"]"]);
     let (mut term, mut child) = Term::spawn(&env, &["run", "-it", "--rm", "bb:1", "sh"]);
-    term.send(b"[ -t 0 ] && echo IS-A-TTY; stty size\r");
-    term.expect("IS-A-TTY");
+    // Expected texts are computed inside, so the typed line's echo never matches.
+    term.send(b"[ -t 0 ] && echo tty-$((6*7)); stty size\r");
+    term.expect("tty-42");
     term.expect("40 100");
-    term.send(b"sleep 100; echo after-sleep $?\r");
-    std::thread::sleep(Duration::from_millis(300));
+    term.send(b"sleep 100\r");
+    std::thread::sleep(Duration::from_millis(500));
+    // Ctrl-C reaches sleep (the shell's foreground job) through the pty.
     term.send(b"\x03");
-    term.expect("after-sleep 130");
+    term.send(b"echo status-$(( $? + 1000 ))\r");
+    term.expect("status-1130");
     term.send(b"exit 7\r");
     assert_eq!(wait_exit(&mut child), 7);
 }
@@ -121,8 +124,8 @@ fn detach_keys_leave_the_container_running() {
     let env = Env::new();
     env.image("bb:1", &[], &["CMD [\"sh\"]"]);
     let (mut term, mut child) = Term::spawn(&env, &["run", "-it", "--name", "det", "bb:1", "sh"]);
-    term.send(b"echo READY\r");
-    term.expect("READY");
+    term.send(b"echo ready-$((20+22))\r");
+    term.expect("ready-42");
     term.send(b"\x10\x11");
     assert_eq!(wait_exit(&mut child), 0);
     let ps = env.ok(&["ps", "--format", "{{.Names}} {{.State}}"]);
