@@ -13,5 +13,6 @@ pub mod layer;
 pub mod lint;
 pub mod parser;
 pub mod progress;
+pub mod runner;
 pub mod sandbox;
 pub mod store;

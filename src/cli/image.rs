@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use rbuild::image::config::{creation_time, empty_config, push_history};
-use rbuild::image::{archive, change, human, inspect, Reference};
+use rbuild::image::{archive, change, human, Reference};
 use rbuild::layer::{self, Compression};
 use rbuild::store::{default_root, ImageRecord, Removed, Store};
 use std::io::{Read, Write};
@@ -129,28 +129,8 @@ pub fn run(root: Option<&Path>, cmd: ImageCommand) -> Result<i32> {
         ImageCommand::Rmi(a) => rmi(&store, a),
         ImageCommand::History(a) => history(&store, a),
         ImageCommand::Inspect(a) => {
-            let mut out = Vec::new();
-            let mut code = 0;
-            for name in &a.images {
-                match store.resolve(name) {
-                    Ok(rec) if a.format.is_some() => {
-                        let f = a.format.as_deref().unwrap_or_default();
-                        println!(
-                            "{}",
-                            inspect::format_fields(&inspect::inspect_json(&rec), f)?
-                        );
-                    }
-                    Ok(rec) => out.push(inspect::inspect_json(&rec)),
-                    Err(e) => {
-                        eprintln!("Error: {e}");
-                        code = 1;
-                    }
-                }
-            }
-            if a.format.is_none() {
-                println!("{}", serde_json::to_string_pretty(&out)?);
-            }
-            Ok(code)
+            drop(store);
+            super::volume::inspect_any(root, a.format.as_deref(), &a.images)
         }
         ImageCommand::Save(a) => save(&store, a),
         ImageCommand::Load(a) => load(&store, a),

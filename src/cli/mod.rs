@@ -5,7 +5,12 @@
 mod build;
 mod cache;
 mod check;
+mod container;
+mod container_exec;
+mod container_ops;
+mod container_run;
 mod image;
+mod volume;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -44,6 +49,7 @@ pub enum Command {
     Image(image::ImageCommand),
     #[command(flatten)]
     Cache(cache::CacheCommand),
+    Container(container::ContainerCommand),
 }
 
 /// Subcommand names, for inserting the default `build` verb.
@@ -69,6 +75,7 @@ fn with_default_verb(args: Vec<OsString>) -> Vec<OsString> {
         if VERBS.contains(&a.as_ref())
             || image::VERBS.contains(&a.as_ref())
             || cache::VERBS.contains(&a.as_ref())
+            || container::VERBS.contains(&a.as_ref())
         {
             return args;
         }
@@ -91,6 +98,14 @@ fn init_logging(debug: bool) {
     let _ = b.try_init();
 }
 
+/// True when the command line names a container verb.
+fn is_container_verb() -> bool {
+    std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .is_some_and(|v| container::VERBS.contains(&v.as_str()))
+}
+
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
     let args = with_default_verb(std::env::args_os().collect());
@@ -98,7 +113,12 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            // docker's CLI exits 125 on bad flags of its container verbs.
+            return match (e.use_stderr(), is_container_verb()) {
+                (false, _) => 0,
+                (true, true) => 125,
+                (true, false) => 2,
+            };
         }
     };
     init_logging(cli.debug);
@@ -107,6 +127,7 @@ pub fn main() -> i32 {
         Command::Check(a) => check::run(a),
         Command::Image(c) => image::run(cli.root.as_deref(), c),
         Command::Cache(c) => cache::run(cli.root.as_deref(), c),
+        Command::Container(c) => container::run(cli.root.as_deref(), c),
     };
     match result {
         Ok(code) => code,

@@ -180,6 +180,17 @@ impl Store {
                 names: names.join(", "),
             });
         }
+        let deletes = by_name.is_none() || rec.names.len() == 1;
+        if deletes && !force {
+            let users = crate::runner::containers::image_users(&self.root, &rec.id.to_string());
+            if let Some(container) = users.first() {
+                return Err(StoreError::ImageInUse {
+                    what: what.to_string(),
+                    container: container.clone(),
+                    image: rec.id.short().to_string(),
+                });
+            }
+        }
         let removed = self.update_index(|entries| {
             let mut out = Vec::new();
             let mine = |e: &IndexEntry| e.manifest_digest().as_ref() == Some(&rec.manifest_digest);

@@ -23,7 +23,7 @@
 //! exclusively, i.e. when no other process has the store open.
 
 mod blobs;
-pub(crate) mod fsutil;
+pub mod fsutil;
 mod gc;
 mod images;
 mod index;
@@ -64,6 +64,12 @@ pub enum StoreError {
         "image {id} is referenced by several names ({names}); remove them one by one or use -f"
     )]
     MultipleNames { id: String, names: String },
+    #[error("conflict: unable to remove repository reference \"{what}\" (must force) - container {container} is using its referenced image {image}")]
+    ImageInUse {
+        what: String,
+        container: String,
+        image: String,
+    },
     #[error(transparent)]
     Layer(#[from] crate::layer::LayerError),
     #[error("unpacking layer {chain}: {message}")]
