@@ -11,5 +11,6 @@ pub mod layer;
 pub mod lint;
 pub mod parser;
 pub mod progress;
+pub mod registry;
 pub mod sandbox;
 pub mod store;

@@ -5,6 +5,7 @@
 mod build;
 mod check;
 mod image;
+mod registry;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -41,6 +42,8 @@ pub enum Command {
     Check(check::CheckArgs),
     #[command(flatten)]
     Image(image::ImageCommand),
+    #[command(flatten)]
+    Registry(registry::RegistryCommand),
 }
 
 /// Subcommand names, for inserting the default `build` verb.
@@ -63,7 +66,10 @@ fn with_default_verb(args: Vec<OsString>) -> Vec<OsString> {
         if matches!(a.as_ref(), "-h" | "--help" | "-V" | "--version") {
             return args;
         }
-        if VERBS.contains(&a.as_ref()) || image::VERBS.contains(&a.as_ref()) {
+        if VERBS.contains(&a.as_ref())
+            || image::VERBS.contains(&a.as_ref())
+            || registry::VERBS.contains(&a.as_ref())
+        {
             return args;
         }
         let mut out = args[..i].to_vec();
@@ -100,6 +106,7 @@ pub fn main() -> i32 {
         Command::Build(a) => build::run(cli.root.as_deref(), *a),
         Command::Check(a) => check::run(a),
         Command::Image(c) => image::run(cli.root.as_deref(), c),
+        Command::Registry(c) => registry::run(cli.root.as_deref(), c),
     };
     match result {
         Ok(code) => code,
