@@ -231,7 +231,9 @@ impl Remote {
                 oci_client::Reference::with_tag(registry, repo, t.unwrap_or("latest").to_string())
             }
         };
-        o.set_mirror_registry(endpoint(r.domain()).to_string());
+        if endpoint(r.domain()) != r.domain() {
+            o.set_mirror_registry(endpoint(r.domain()).to_string());
+        }
         o
     }
 
@@ -286,7 +288,22 @@ impl Remote {
             },
             OciDistributionError::RequestError(re) => {
                 let message = format!("{what}: {}", error_chain(&re));
-                if re.is_connect() || re.is_timeout() || re.is_request() || re.is_body() {
+                if let Some(status) = re.status() {
+                    return self.error(
+                        what,
+                        OciDistributionError::ServerError {
+                            code: status.as_u16(),
+                            url: String::new(),
+                            message: String::new(),
+                        },
+                    );
+                }
+                if message.contains("certificate") {
+                    RegistryError::Transport {
+                        registry,
+                        message: format!("{message}: TLS verification failed; give the registry's CA with --cert-dir DIR (or /etc/containers/certs.d/HOST/ca.crt), or use --tls-verify=false"),
+                    }
+                } else if re.is_connect() || re.is_timeout() || re.is_request() || re.is_body() {
                     RegistryError::Unavailable { registry, message }
                 } else {
                     RegistryError::Transport { registry, message }

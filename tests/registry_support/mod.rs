@@ -143,13 +143,37 @@ impl Registry {
             Auth::TlsBasic { user, pass } => {
                 let certs = dir.join("certs");
                 std::fs::create_dir_all(&certs).unwrap();
-                let (key, crt) = (dir.join("tls.key"), certs.join("ca.crt"));
+                // A CA and a server certificate it signs (rustls, like browsers,
+                // refuses a CA certificate used directly as the server's).
+                let (ca_key, ca) = (dir.join("ca.key"), certs.join("ca.crt"));
                 run(Command::new("openssl")
                     .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256"])
-                    .args(["-days", "2", "-subj", "/CN=127.0.0.1"])
-                    .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-                    .arg("-keyout")
+                    .args(["-days", "2", "-subj", "/CN=rbuild test CA", "-keyout"])
+                    .arg(&ca_key)
+                    .arg("-out")
+                    .arg(&ca));
+                let (key, csr, crt) = (
+                    dir.join("tls.key"),
+                    dir.join("tls.csr"),
+                    dir.join("tls.crt"),
+                );
+                run(Command::new("openssl")
+                    .args(["req", "-newkey", "rsa:2048", "-nodes", "-sha256"])
+                    .args(["-subj", "/CN=127.0.0.1", "-keyout"])
                     .arg(&key)
+                    .arg("-out")
+                    .arg(&csr));
+                let ext = dir.join("san.ext");
+                std::fs::write(&ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+                run(Command::new("openssl")
+                    .args(["x509", "-req", "-sha256", "-days", "2", "-in"])
+                    .arg(&csr)
+                    .arg("-CA")
+                    .arg(&ca)
+                    .arg("-CAkey")
+                    .arg(&ca_key)
+                    .args(["-CAcreateserial", "-extfile"])
+                    .arg(&ext)
                     .arg("-out")
                     .arg(&crt));
                 let htpasswd = dir.join("htpasswd");
