@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rbuild's tests use: busybox-static (test base
 # images), crun/runc (runtime peers), slirp4netns/passt (private networking),
-# uidmap (rootless), umoci/skopeo/oci-image-tool (OCI oracles), docker-registry.
+# uidmap (rootless), umoci/skopeo/oci-image-tool (OCI oracles), docker-registry
+# with apache2-utils (htpasswd) and openssl for the registry auth/TLS tests.
 # Idempotent; retries once because this machine's apt cleaning hook sometimes
 # deletes a package mid-install.
 set -uo pipefail
 PKGS=(busybox-static crun runc slirp4netns passt uidmap umoci skopeo oci-image-tool podman
-      docker-registry jq libseccomp-dev pkg-config)
+      docker-registry apache2-utils openssl jq libseccomp-dev pkg-config)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

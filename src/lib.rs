@@ -14,5 +14,6 @@ pub mod lint;
 pub mod parser;
 pub mod progress;
 pub mod runner;
+pub mod registry;
 pub mod sandbox;
 pub mod store;

@@ -246,7 +246,7 @@ fn images(store: &Store, a: ImagesArgs) -> Result<i32> {
 }
 
 /// Prints aligned columns like Docker's table output.
-fn print_table(rows: &[Vec<String>]) -> Result<()> {
+pub fn print_table(rows: &[Vec<String>]) -> Result<()> {
     let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..ncols)
         .map(|c| {

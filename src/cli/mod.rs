@@ -11,6 +11,7 @@ mod container_ops;
 mod container_run;
 mod image;
 mod volume;
+mod registry;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -50,6 +51,7 @@ pub enum Command {
     #[command(flatten)]
     Cache(cache::CacheCommand),
     Container(container::ContainerCommand),
+    Registry(registry::RegistryCommand),
 }
 
 /// Subcommand names, for inserting the default `build` verb.
@@ -76,6 +78,7 @@ fn with_default_verb(args: Vec<OsString>) -> Vec<OsString> {
             || image::VERBS.contains(&a.as_ref())
             || cache::VERBS.contains(&a.as_ref())
             || container::VERBS.contains(&a.as_ref())
+            || registry::VERBS.contains(&a.as_ref())
         {
             return args;
         }
@@ -128,6 +131,7 @@ pub fn main() -> i32 {
         Command::Image(c) => image::run(cli.root.as_deref(), c),
         Command::Cache(c) => cache::run(cli.root.as_deref(), c),
         Command::Container(c) => container::run(cli.root.as_deref(), c),
+        Command::Registry(c) => registry::run(cli.root.as_deref(), c),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,204 @@
+//! `pull`: reference -> manifest (index resolved to the wanted platform) ->
+//! config and layer blobs downloaded in parallel into the store -> manifest
+//! blob -> index.json entry under the reference's name. The order means an
+//! interrupted pull leaves at most some whole, verified blobs behind (which
+//! the next pull skips) and never an image entry with missing parts.
+//! Also `resolve_digest` (a tag's current digest, one HEAD request).
+
+use super::blobs::{fetch, BlobSink};
+use super::manifest::{self, Blob, Parsed, Platform};
+use super::progress::Transfers;
+use super::transport::Remote;
+use super::{block_on, PullOptions, RegistryError, RegistryOptions};
+use crate::image::config::descriptor;
+use crate::image::{Digest, Reference};
+use crate::store::{ImageRecord, Store};
+use futures_util::{StreamExt, TryStreamExt};
+use oci_client::RegistryOperation;
+use oci_spec::image::MediaType;
+
+/// Pulls `reference` into `store` and names it (when the reference has a
+/// tag); returns the stored image. A `name@sha256:` reference is verified
+/// against the content, and served from the store without network access
+/// when everything is already there.
+pub fn pull(
+    store: &Store,
+    reference: &Reference,
+    opts: &PullOptions,
+) -> Result<ImageRecord, RegistryError> {
+    if let Some(rec) = pull_from_store(store, reference, opts)? {
+        return Ok(rec);
+    }
+    block_on(pull_async(store, reference, opts))?
+}
+
+/// The digest `reference` currently points to in its registry (an index's
+/// digest for a multi-platform image).
+pub fn resolve_digest(
+    reference: &Reference,
+    opts: &RegistryOptions,
+) -> Result<Digest, RegistryError> {
+    block_on(async {
+        let remote = Remote::connect(reference, opts, RegistryOperation::Pull, false).await?;
+        let oref = remote.oci_ref(reference);
+        let what = reference.to_string();
+        let d = remote
+            .retry(|| async {
+                remote
+                    .client
+                    .fetch_manifest_digest(&oref, &remote.auth)
+                    .await
+                    .map_err(|e| remote.error(&what, e))
+            })
+            .await?;
+        Ok(d.parse::<Digest>()?)
+    })?
+}
+
+fn want_platform(opts: &PullOptions) -> Platform {
+    opts.platform.clone().unwrap_or_else(Platform::host)
+}
+
+fn names_for(reference: &Reference) -> Vec<Reference> {
+    match reference.tag() {
+        Some(t) => vec![reference.with_tag(t)],
+        None => Vec::new(),
+    }
+}
+
+/// For `name@sha256:...`: the image from the store alone, if it is all there.
+fn pull_from_store(
+    store: &Store,
+    reference: &Reference,
+    opts: &PullOptions,
+) -> Result<Option<ImageRecord>, RegistryError> {
+    let Some(d) = reference.digest() else {
+        return Ok(None);
+    };
+    let what = reference.to_string();
+    let Ok(bytes) = store.read_blob(d) else {
+        return Ok(None);
+    };
+    let mt = manifest::media_type_of(&bytes, None, &what)?;
+    let (mbytes, mdigest, mt) = match manifest::parse(&bytes, &mt, &what)? {
+        Parsed::Index { manifests } => {
+            let b = manifest::select_platform(&manifests, &want_platform(opts), &what)?;
+            let Ok(child) = store.read_blob(&b.digest) else {
+                return Ok(None);
+            };
+            let cmt = manifest::media_type_of(&child, Some(&b.media_type), &what)?;
+            (child, b.digest.clone(), cmt)
+        }
+        Parsed::Image { .. } => (bytes, d.clone(), mt),
+    };
+    let Parsed::Image { config, layers } = manifest::parse(&mbytes, &mt, &what)? else {
+        return Ok(None);
+    };
+    if !std::iter::once(&config)
+        .chain(&layers)
+        .all(|b| store.has_blob(&b.digest))
+    {
+        return Ok(None);
+    }
+    let desc = descriptor(MediaType::from(mt.as_str()), &mdigest, mbytes.len() as u64);
+    Ok(Some(store.index_manifest(&desc, &names_for(reference))?))
+}
+
+/// GETs a manifest and checks it against the digest it was asked by, if any.
+async fn fetch_manifest(
+    remote: &Remote,
+    oref: &oci_client::Reference,
+    what: &str,
+) -> Result<(Vec<u8>, Digest), RegistryError> {
+    let (bytes, _) = remote
+        .retry(|| async {
+            remote
+                .client
+                .pull_manifest_raw(oref, &remote.auth, manifest::ACCEPT)
+                .await
+                .map_err(|e| remote.error(what, e))
+        })
+        .await?;
+    let actual = Digest::of_bytes(&bytes);
+    if let Some(expected) = oref.digest() {
+        if expected != actual.as_str() {
+            return Err(RegistryError::DigestMismatch {
+                what: format!("manifest {what}"),
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+    }
+    Ok((bytes.to_vec(), actual))
+}
+
+/// Resolves `oref` to one image manifest: (bytes, digest, media type, and
+/// the index bytes+digest when it came through one).
+pub(crate) async fn image_manifest(
+    remote: &Remote,
+    oref: &oci_client::Reference,
+    platform: &Platform,
+    what: &str,
+) -> Result<(Vec<u8>, Digest, String, Option<(Vec<u8>, Digest)>), RegistryError> {
+    let (bytes, digest) = fetch_manifest(remote, oref, what).await?;
+    let mt = manifest::media_type_of(&bytes, None, what)?;
+    match manifest::parse(&bytes, &mt, what)? {
+        Parsed::Image { .. } => Ok((bytes, digest, mt, None)),
+        Parsed::Index { manifests } => {
+            let b = manifest::select_platform(&manifests, platform, what)?;
+            let child = oref.clone_with_digest(b.digest.to_string());
+            let (cbytes, cdigest) = fetch_manifest(remote, &child, what).await?;
+            let cmt = manifest::media_type_of(&cbytes, Some(&b.media_type), what)?;
+            Ok((cbytes, cdigest, cmt, Some((bytes, digest))))
+        }
+    }
+}
+
+async fn pull_async(
+    store: &Store,
+    reference: &Reference,
+    opts: &PullOptions,
+) -> Result<ImageRecord, RegistryError> {
+    let what = reference.to_string();
+    let remote = Remote::connect(reference, &opts.registry, RegistryOperation::Pull, false).await?;
+    let oref = remote.oci_ref(reference);
+    let transfers = Transfers::new(opts.registry.progress);
+    let (mbytes, mdigest, mt, index) =
+        image_manifest(&remote, &oref, &want_platform(opts), &what).await?;
+    let Parsed::Image { config, layers } = manifest::parse(&mbytes, &mt, &what)? else {
+        return Err(RegistryError::ManifestInvalid {
+            reference: what,
+            why: "an index entry points to another index".into(),
+        });
+    };
+    transfers.line(&format!(
+        "{}: Pulling from {}",
+        reference.tag().unwrap_or(mdigest.as_str()),
+        reference.familiar_repository()
+    ));
+    let sink = BlobSink::Store(store);
+    let jobs: Vec<Blob> = std::iter::once(config).chain(layers).collect();
+    let parallel = if opts.max_concurrent == 0 {
+        3
+    } else {
+        opts.max_concurrent
+    };
+    futures_util::stream::iter(jobs.iter())
+        .map(|b| {
+            let bar = transfers.blob(b.digest.short(), b.size, "Downloading");
+            let (remote, oref, sink) = (&remote, &oref, &sink);
+            async move { fetch(remote, oref, b, sink, &bar).await }
+        })
+        .buffer_unordered(parallel)
+        .try_collect::<Vec<bool>>()
+        .await?;
+    if let Some((ibytes, idigest)) = &index {
+        sink.put_bytes(ibytes, idigest, &format!("index of {what}"))?;
+    }
+    sink.put_bytes(&mbytes, &mdigest, &format!("manifest of {what}"))?;
+    let desc = descriptor(MediaType::from(mt.as_str()), &mdigest, mbytes.len() as u64);
+    let rec = store.index_manifest(&desc, &names_for(reference))?;
+    let shown = index.as_ref().map(|(_, d)| d).unwrap_or(&mdigest);
+    transfers.line(&format!("Digest: {shown}"));
+    Ok(rec)
+}
