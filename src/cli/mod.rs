@@ -50,7 +50,9 @@ pub enum Command {
     Image(image::ImageCommand),
     #[command(flatten)]
     Cache(cache::CacheCommand),
+    #[command(flatten)]
     Container(container::ContainerCommand),
+    #[command(flatten)]
     Registry(registry::RegistryCommand),
 }
 
