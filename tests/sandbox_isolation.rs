@@ -212,6 +212,17 @@ fn hostile_symlinks_reach_only_the_sandbox_files() {
         "{}",
         ran.stdout
     );
+    // Through PID 1's root: closed to the sandbox's root user (the init
+    // keeps privileges it lacks), and never the host's file.
+    let mut through_init = shell(&root, "cat /pid1-passwd");
+    through_init.mounts.clear();
+    let ran_init = run(&through_init);
+    assert!(
+        ran_init.stdout.is_empty() && !ran_init.status().success(),
+        "{}{}",
+        ran_init.stdout,
+        ran_init.stderr
+    );
     assert!(
         ran.stdout.contains(" bin dev escape etc home init-root "),
         "{}",
