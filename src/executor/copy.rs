@@ -129,6 +129,7 @@ fn copy_inner(
         let rules = CopyRules {
             owner,
             keep_owner,
+            keep_hardlinks: keep_owner,
             chmod: chmod.as_ref(),
             ignore,
             exclude: exclude.as_ref(),
