@@ -203,6 +203,21 @@ fn multi_stage_from_link_and_add_archives() {
         .unwrap();
     assert!(st.success());
     fs::copy(w.ctx().join("pkg.tar.gz"), w.ctx().join("copied.tar.gz")).unwrap();
+    for (flag, name) in [
+        ("-cjf", "pkg.tar.bz2"),
+        ("-cJf", "pkg.tar.xz"),
+        ("-cf", "pkg.tar"),
+    ] {
+        let st = Command::new("tar")
+            .arg(flag)
+            .arg(w.ctx().join(name))
+            .arg("-C")
+            .arg(&tree)
+            .arg("pkg")
+            .status()
+            .unwrap();
+        assert!(st.success(), "tar {flag}");
+    }
     let out = w.build_fs(
         "FROM localhost/busybox AS build\n\
          COPY --chown=1:1 app /out/\n\
@@ -213,6 +228,9 @@ fn multi_stage_from_link_and_add_archives() {
          COPY --from=1 /only /from-index\n\
          COPY --link app/main /linked/main\n\
          ADD pkg.tar.gz /opt/\n\
+         ADD pkg.tar.bz2 /bz2/\n\
+         ADD pkg.tar.xz /xz/\n\
+         ADD pkg.tar /plain/\n\
          COPY copied.tar.gz /opt/\n",
         &[],
     );

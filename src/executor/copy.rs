@@ -275,13 +275,26 @@ fn copy_source(
     copier.copy(&src.host, &target, &src.rel, "")
 }
 
-/// A local file ADD should extract: a tar, possibly gzip/zstd compressed.
+/// A local file ADD should extract: a tar, plain or compressed with gzip,
+/// bzip2, xz or zstd (detected by magic bytes, as docker does).
 fn archive_stream(path: &Path) -> Result<Option<Box<dyn Read>>, ExecError> {
-    let open = || std::fs::File::open(path).map_err(|e| ExecError::io(path, e));
-    let mut probe = match open_layer_stream(std::io::BufReader::new(open()?)) {
-        Ok(s) => s,
-        Err(_) => return Ok(None),
+    let open = || -> Result<Box<dyn Read>, ExecError> {
+        let f =
+            std::io::BufReader::new(std::fs::File::open(path).map_err(|e| ExecError::io(path, e))?);
+        let mut magic = [0u8; 6];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| f.read(&mut magic))
+            .map_err(|e| ExecError::io(path, e))?;
+        let magic = magic.get(..n).unwrap_or_default();
+        Ok(if magic.starts_with(b"BZh") {
+            Box::new(bzip2::read::BzDecoder::new(f))
+        } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Box::new(liblzma::read::XzDecoder::new(f))
+        } else {
+            open_layer_stream(f).map_err(|e| ExecError::io(path, e))?
+        })
     };
+    let mut probe = open()?;
     let mut head = vec![0u8; 512];
     let mut got = 0;
     while got < head.len() {
@@ -295,9 +308,7 @@ fn archive_stream(path: &Path) -> Result<Option<Box<dyn Read>>, ExecError> {
     if !is_tar {
         return Ok(None);
     }
-    let stream =
-        open_layer_stream(std::io::BufReader::new(open()?)).map_err(|e| ExecError::io(path, e))?;
-    Ok(Some(stream))
+    Ok(Some(open()?))
 }
 
 fn write_heredoc(
