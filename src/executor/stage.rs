@@ -427,7 +427,23 @@ impl<'b, 's> StageRunner<'b, 's> {
             .store
             .put_layer_from_dir(dir, &opts, self.b.req.compression)?;
         self.state
-            .add_layer(desc, &blob, self.b.created, created_by)
+            .add_layer(desc, &blob, self.b.created, created_by)?;
+        // The dir already is the layer in overlay-lower form (whiteout devices,
+        // opaque xattrs): keep it as the unpacked layer instead of unpacking
+        // the blob again for the next step. Without excludes only, so that
+        // it holds exactly what the blob holds.
+        if opts.exclude.is_empty() {
+            if let Some(chain) = self.state.top_chain() {
+                let adopted = self.b.store.unpacked_layer(&chain, |diff| {
+                    std::fs::remove_dir(diff)?;
+                    std::fs::rename(dir, diff)
+                });
+                if let Err(e) = adopted {
+                    log::debug!("keeping the layer dir of {chain}: {e}");
+                }
+            }
+        }
+        Ok(())
     }
 }
 
