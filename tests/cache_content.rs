@@ -183,7 +183,24 @@ fn bad_sources_are_errors_naming_them() {
     assert!(e.contains("*.none"), "{e}");
     // A symlinked source resolves inside the context, never to the host.
     std::os::unix::fs::symlink("/src", d.path().join("abs")).expect("ln");
-    assert_eq!(hash(d.path(), &["abs"]), hash(d.path(), &["src"]));
+    let through_link = hash(d.path(), &["abs"]);
+    fs::write(d.path().join("src/a.c"), "changed through the link").expect("w");
+    assert_ne!(
+        hash(d.path(), &["abs"]),
+        through_link,
+        "link target not read"
+    );
+    // A wildcard match that is a symlink is read through it as well, but
+    // keeps its own name in the hash (it names what is written).
+    std::os::unix::fs::symlink("top.txt", d.path().join("alias.txt")).expect("ln");
+    let alias = hash(d.path(), &["alias.*"]);
+    assert_ne!(alias, hash(d.path(), &["top.*"]));
+    fs::write(d.path().join("top.txt"), "new top").expect("w");
+    assert_ne!(
+        hash(d.path(), &["alias.*"]),
+        alias,
+        "wildcard link target not read"
+    );
     std::os::unix::fs::symlink("/etc", d.path().join("etc-link")).expect("ln");
     let e = try_hash(d.path(), &["etc-link/passwd"], &[]).expect_err("confined");
     assert!(e.contains("etc-link/passwd"), "{e}");

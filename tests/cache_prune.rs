@@ -108,6 +108,37 @@ fn default_keeps_image_results_and_all_removes_them() {
     assert!(store.has_blob(&final_step.layers[0].digest));
 }
 
+#[test]
+fn a_corrupt_record_blocks_gc_until_prune_removes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("store");
+    let cache = Cache::open(&store).expect("cache");
+    let good = put_step(&cache, &key("bad", 0), "good");
+    let junk = dir
+        .path()
+        .join(RECORDS_DIR)
+        .join(format!("{}.json", "0".repeat(64)));
+    std::fs::write(&junk, b"{ not json").expect("write junk");
+    let e = store
+        .gc()
+        .expect_err("gc must not guess what a broken root protects");
+    assert!(e.to_string().contains(&"0".repeat(64)), "{e}");
+    assert_eq!(
+        cache.list().expect("list").len(),
+        1,
+        "the good record is still listed"
+    );
+    let report = prune(&cache, &PruneOptions::default()).expect("prune");
+    assert_eq!(report.unreadable_removed, 1);
+    assert!(report.gc_ran);
+    assert!(
+        !report.removed.is_empty(),
+        "the dangling good record goes too"
+    );
+    assert!(!junk.exists());
+    assert!(!store.has_blob(&good.config));
+}
+
 fn rbuild(root: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_rbuild"))
         .arg("--root")

@@ -116,9 +116,9 @@ pub fn hash_selection(
     };
     let mut entries = Vec::new();
     for src in &sel.sources {
-        for matched in expand_source(sel, src)? {
+        for (label, matched) in expand_source(sel, src)? {
             let start = entries.len();
-            walk(sel, exclude.as_ref(), &matched, &mut entries)?;
+            walk(sel, exclude.as_ref(), &label, &matched, &mut entries)?;
             if entries.len() == start {
                 log::debug!("source {matched:?} selects nothing after exclusions");
             }
@@ -153,8 +153,11 @@ pub fn hash_selection(
 }
 
 /// The root-relative paths a source names: itself, or its wildcard matches
-/// (sorted). Errors name the source when nothing exists or it is ignored.
-fn expand_source(sel: &Selection, src: &str) -> Result<Vec<String>, CacheError> {
+/// (sorted), each as (name as selected, path with symlinks resolved inside
+/// the root). The name goes into the hash (it names what is written); the
+/// resolved path is what is read. Errors name the source when nothing
+/// exists or it is ignored.
+fn expand_source(sel: &Selection, src: &str) -> Result<Vec<(String, String)>, CacheError> {
     let cleaned = clean_path(src.trim_start_matches('/'));
     if cleaned == ".." || cleaned.starts_with("../") {
         return Err(CacheError::Source(format!(
@@ -173,7 +176,7 @@ fn expand_source(sel: &Selection, src: &str) -> Result<Vec<String>, CacheError> 
                 "{src}: excluded by .dockerignore; remove it from .dockerignore to copy it"
             )));
         }
-        return Ok(vec![resolved]);
+        return Ok(vec![(cleaned, resolved)]);
     }
     // Walk from the longest wildcard-free directory prefix.
     let parts: Vec<&str> = cleaned.split('/').collect();
@@ -191,7 +194,12 @@ fn expand_source(sel: &Selection, src: &str) -> Result<Vec<String>, CacheError> 
         )));
     }
     out.sort();
-    Ok(out)
+    out.into_iter()
+        .map(|m| {
+            let resolved = resolve_in_root(sel.root, &m)?;
+            Ok((m, resolved))
+        })
+        .collect()
 }
 
 fn collect_matches(
@@ -278,26 +286,28 @@ pub fn resolve_in_root(root: &Path, rel: &str) -> Result<String, CacheError> {
 fn walk(
     sel: &Selection,
     exclude: Option<&DockerIgnore>,
+    label: &str,
     matched: &str,
     out: &mut Vec<Entry>,
 ) -> Result<(), CacheError> {
     let full = sel.root.join(matched);
     let meta = fs::symlink_metadata(&full).map_err(|e| CacheError::io(&full, e))?;
     if !meta.is_dir() {
-        let name = matched.rsplit('/').next().unwrap_or(matched);
+        let name = label.rsplit('/').next().unwrap_or(label);
         if exclude.is_some_and(|x| x.is_excluded(name)) {
             return Ok(());
         }
-        out.push(entry(&full, matched, format!("{matched}\0{name}"), meta)?);
+        out.push(entry(&full, matched, format!("{label}\0{name}"), meta)?);
         return Ok(());
     }
-    out.push(entry(&full, matched, format!("{matched}\0."), meta)?);
-    walk_dir(sel, exclude, matched, "", out)
+    out.push(entry(&full, matched, format!("{label}\0."), meta)?);
+    walk_dir(sel, exclude, label, matched, "", out)
 }
 
 fn walk_dir(
     sel: &Selection,
     exclude: Option<&DockerIgnore>,
+    label: &str,
     matched: &str,
     sub: &str,
     out: &mut Vec<Entry>,
@@ -331,7 +341,7 @@ fn walk_dir(
                 .is_some_and(|i| i.dir_may_contain_included(&root_rel))
                 || exclude.is_some_and(|x| x.dir_may_contain_included(&sub_rel));
             if meta.is_dir() && may_hold {
-                walk_dir(sel, exclude, matched, &sub_rel, out)?;
+                walk_dir(sel, exclude, label, matched, &sub_rel, out)?;
             }
             continue;
         }
@@ -339,11 +349,11 @@ fn walk_dir(
         out.push(entry(
             &full,
             &root_rel,
-            format!("{matched}\0{sub_rel}"),
+            format!("{label}\0{sub_rel}"),
             meta,
         )?);
         if is_dir {
-            walk_dir(sel, exclude, matched, &sub_rel, out)?;
+            walk_dir(sel, exclude, label, matched, &sub_rel, out)?;
         }
     }
     Ok(())

@@ -284,6 +284,26 @@ impl<'s> Cache<'s> {
         Ok(out)
     }
 
+    /// Deletes record files that do not parse (a disk that lied; this code
+    /// writes records atomically). Store gc refuses to run past them, since
+    /// it cannot tell what they protect. Returns how many went.
+    pub fn remove_unreadable(&self) -> Result<usize, CacheError> {
+        let mut removed = 0;
+        let rd = std::fs::read_dir(&self.dir).map_err(|e| CacheError::io(&self.dir, e))?;
+        for entry in rd.flatten() {
+            let path = entry.path();
+            if path.extension() != Some(std::ffi::OsStr::new("json")) {
+                continue;
+            }
+            if matches!(read_record(&path), Err(CacheError::Json { .. })) {
+                log::warn!("{}: removing unreadable cache record", path.display());
+                std::fs::remove_file(&path).map_err(|e| CacheError::io(&path, e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Deletes a record (its blobs go at the next store gc).
     pub fn remove(&self, key: &CacheKey) -> Result<bool, CacheError> {
         let path = self.record_path(key);

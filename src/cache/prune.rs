@@ -31,6 +31,8 @@ pub struct PruneReport {
     /// Bytes the store's gc freed (0 when another process held the store).
     pub bytes_freed: u64,
     pub gc_ran: bool,
+    /// Record files that did not parse and were deleted.
+    pub unreadable_removed: usize,
 }
 
 /// Prunes the cache as `opts` says.
@@ -87,6 +89,7 @@ pub fn prune(cache: &Cache, opts: &PruneOptions) -> Result<PruneReport, CacheErr
             report.removed.push(r.clone());
         }
     }
+    report.unreadable_removed = cache.remove_unreadable()?;
     let gc = cache.store().gc()?;
     report.bytes_freed = gc.bytes_freed;
     report.gc_ran = gc.ran;
