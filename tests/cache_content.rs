@@ -119,6 +119,26 @@ fn sees_content_mode_names_and_link_targets() {
 }
 
 #[test]
+fn non_utf8_names_are_read_and_kept_apart() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(d.path().join("dir")).expect("mkdir");
+    fs::write(d.path().join("dir").join(OsStr::from_bytes(b"a\xff")), "x").expect("write");
+    let first = hash(d.path(), &["dir"]);
+    fs::rename(
+        d.path().join("dir").join(OsStr::from_bytes(b"a\xff")),
+        d.path().join("dir").join(OsStr::from_bytes(b"a\xfe")),
+    )
+    .expect("rename");
+    assert_ne!(
+        hash(d.path(), &["dir"]),
+        first,
+        "renamed non-UTF-8 file, same hash"
+    );
+}
+
+#[test]
 fn ownership_as_written() {
     let d = tempfile::tempdir().expect("tempdir");
     tree(d.path());

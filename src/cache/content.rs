@@ -93,7 +93,9 @@ enum Kind {
 
 #[derive(Debug)]
 struct Entry {
-    /// Root-relative path (the metadata record's key).
+    /// Where to read it.
+    full: PathBuf,
+    /// Root-relative path as text (the metadata record's key).
     root_rel: String,
     /// What the hash says: `<matched source>\0<path under it>`.
     label: String,
@@ -124,7 +126,7 @@ pub fn hash_selection(
             }
         }
     }
-    let digests = digest_files(sel.root, &entries, record)?;
+    let digests = digest_files(&entries, record)?;
     let mut stats = digests.1;
     stats.entries = entries.len();
     let mut h = Sha256::new();
@@ -301,7 +303,7 @@ fn walk(
         return Ok(());
     }
     out.push(entry(&full, matched, format!("{label}\0."), meta)?);
-    walk_dir(sel, exclude, label, matched, "", out)
+    walk_dir(sel, exclude, label, matched, ("", &full), out)
 }
 
 fn walk_dir(
@@ -309,14 +311,13 @@ fn walk_dir(
     exclude: Option<&DockerIgnore>,
     label: &str,
     matched: &str,
-    sub: &str,
+    (sub, dir): (&str, &Path),
     out: &mut Vec<Entry>,
 ) -> Result<(), CacheError> {
-    let dir = sel.root.join(matched).join(sub);
     let mut names: Vec<(String, fs::DirEntry)> = Vec::new();
-    for e in fs::read_dir(&dir).map_err(|e| CacheError::io(&dir, e))? {
-        let e = e.map_err(|e| CacheError::io(&dir, e))?;
-        names.push((e.file_name().to_string_lossy().into_owned(), e));
+    for e in fs::read_dir(dir).map_err(|e| CacheError::io(dir, e))? {
+        let e = e.map_err(|e| CacheError::io(dir, e))?;
+        names.push((name_text(&e.file_name()), e));
     }
     names.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, dirent) in names {
@@ -330,7 +331,7 @@ fn walk_dir(
         } else {
             format!("{matched}/{sub_rel}")
         };
-        let full = sel.root.join(&root_rel);
+        let full = dirent.path();
         // fstatat on the open directory: no full path walk per file.
         let meta = dirent.metadata().map_err(|e| CacheError::io(&full, e))?;
         let ignored = sel.ignore.is_some_and(|i| i.is_excluded(&root_rel))
@@ -341,7 +342,7 @@ fn walk_dir(
                 .is_some_and(|i| i.dir_may_contain_included(&root_rel))
                 || exclude.is_some_and(|x| x.dir_may_contain_included(&sub_rel));
             if meta.is_dir() && may_hold {
-                walk_dir(sel, exclude, label, matched, &sub_rel, out)?;
+                walk_dir(sel, exclude, label, matched, (&sub_rel, &full), out)?;
             }
             continue;
         }
@@ -353,10 +354,22 @@ fn walk_dir(
             meta,
         )?);
         if is_dir {
-            walk_dir(sel, exclude, label, matched, &sub_rel, out)?;
+            walk_dir(sel, exclude, label, matched, (&sub_rel, &full), out)?;
         }
     }
     Ok(())
+}
+
+/// A file name as text: itself when UTF-8, else its bytes escaped after a
+/// NUL (which no real name contains), so distinct names never collide.
+fn name_text(name: &std::ffi::OsStr) -> String {
+    match name.to_str() {
+        Some(s) => s.to_string(),
+        None => {
+            use std::os::unix::ffi::OsStrExt;
+            format!("\0{}", name.as_bytes().escape_ascii())
+        }
+    }
 }
 
 fn entry(
@@ -385,6 +398,7 @@ fn entry(
         )));
     };
     Ok(Entry {
+        full: full.to_path_buf(),
         root_rel: root_rel.to_string(),
         label,
         kind,
@@ -398,7 +412,6 @@ type FileDigest = (usize, String, u64);
 /// Content digests (hex) of the regular files among `entries`, in order,
 /// read on all cores; unchanged files come from `record`.
 fn digest_files(
-    root: &Path,
     entries: &[Entry],
     record: &MetadataRecord,
 ) -> Result<(Vec<Option<String>>, HashStats), CacheError> {
@@ -432,8 +445,7 @@ fn digest_files(
                         let n = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&i) = todo.get(n) else { break };
                         let e = &entries[i];
-                        let path = root.join(&e.root_rel);
-                        let (hex, read) = hash_file(&path, &mut buf)?;
+                        let (hex, read) = hash_file(&e.full, &mut buf)?;
                         if read == e.meta.size() {
                             record.remember(&e.root_rel, FileStamp::of(&e.meta), &hex);
                         }
