@@ -88,9 +88,29 @@ fn default_keeps_image_results_and_all_removes_them() {
     store
         .put_image(&hit.config, hit.layers.clone(), &[name])
         .expect("image");
+    // A metadata step after it (same layers, other config) is in use too.
+    let mut later_config = hit.config.clone();
+    later_config.set_author(Some("a metadata step".into()));
+    cache
+        .put(
+            &key("img", 2),
+            &rbuild::cache::StepResult {
+                config: &later_config,
+                layers: hit.record.layers.clone(),
+                new_layer: false,
+                description: "USER nobody".into(),
+            },
+        )
+        .expect("put");
+    let du = rbuild::cache::disk_usage(&cache).expect("df");
+    assert_eq!((du.cache.total, du.cache.active), (3, 2));
+    assert_eq!((du.images.total, du.images.active), (1, 1));
+    assert_eq!(du.images.reclaimable, 0);
+    assert!(du.cache.reclaimable > 0 && du.cache.reclaimable < du.cache.size);
     let report = prune(&cache, &PruneOptions::default()).expect("prune");
     assert_eq!(report.removed.len(), 1);
-    assert_eq!(cache.list().expect("list")[0].key, final_step.key);
+    assert_eq!(report.removed[0].key, key("img", 0));
+    assert_eq!(cache.list().expect("list").len(), 2);
     let report = prune(
         &cache,
         &PruneOptions {
@@ -99,7 +119,7 @@ fn default_keeps_image_results_and_all_removes_them() {
         },
     )
     .expect("prune");
-    assert_eq!(report.removed.len(), 1);
+    assert_eq!(report.removed.len(), 2);
     assert!(cache.list().expect("list").is_empty());
     // The image keeps its blobs.
     store

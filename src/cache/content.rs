@@ -10,7 +10,8 @@
 //! is needed. A [`MetadataRecord`] lets unchanged files skip the read.
 //! Symlinks inside a selected directory are hashed as links (COPY writes
 //! them as links); a symlinked *source path* is resolved inside the root.
-//! xattrs are not part of the hash (see the module's README note in mod.rs).
+//! Not hashed yet: xattrs and hardlink grouping (a change of only those is a
+//! stale hit). Non-UTF-8 names are read and kept distinct (escaped).
 
 use super::metadata::{FileStamp, MetadataRecord};
 use super::CacheError;
