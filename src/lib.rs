@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod context;
+pub mod executor;
 pub mod image;
 pub mod layer;
 pub mod lint;

@@ -44,6 +44,17 @@ impl Store {
         layers: Vec<Descriptor>,
         names: &[Reference],
     ) -> Result<ImageRecord, StoreError> {
+        self.put_image_bytes(&canonical_json(config)?, layers, names)
+    }
+
+    /// [`Store::put_image`] for a config already serialized (the executor adds
+    /// fields OCI lacks, such as Healthcheck, OnBuild and Shell).
+    pub fn put_image_bytes(
+        &self,
+        config_json: &[u8],
+        layers: Vec<Descriptor>,
+        names: &[Reference],
+    ) -> Result<ImageRecord, StoreError> {
         for l in &layers {
             let d = Digest::from_oci(l.digest())
                 .map_err(|_| StoreError::BlobMissing(l.digest().to_string()))?;
@@ -51,7 +62,7 @@ impl Store {
                 return Err(StoreError::BlobMissing(d.to_string()));
             }
         }
-        let config_desc = self.put_blob_bytes(MediaType::ImageConfig, &canonical_json(config)?)?;
+        let config_desc = self.put_blob_bytes(MediaType::ImageConfig, config_json)?;
         let m = manifest(config_desc, layers)?;
         let manifest_desc = self.put_blob_bytes(MediaType::ImageManifest, &canonical_json(&m)?)?;
         self.index_manifest(&manifest_desc, names)

@@ -65,11 +65,24 @@ impl Store {
     /// Unpacks every layer of `image` (each in overlay-lower form) and returns
     /// the dirs bottom layer first (overlayfs `lowerdir=` wants them reversed).
     pub fn unpack_image_layers(&self, image: &ImageRecord) -> Result<Vec<PathBuf>, StoreError> {
-        let diffs = diff_ids(&image.config);
-        let layers = image.manifest.layers();
+        self.unpack_layers(
+            &image.id.to_string(),
+            &diff_ids(&image.config),
+            image.manifest.layers(),
+        )
+    }
+
+    /// [`Store::unpack_image_layers`] for an image being built: its diff_ids
+    /// and layer descriptors (`what` names it in errors).
+    pub fn unpack_layers(
+        &self,
+        what: &str,
+        diffs: &[crate::image::DiffId],
+        layers: &[oci_spec::image::Descriptor],
+    ) -> Result<Vec<PathBuf>, StoreError> {
         if diffs.len() != layers.len() {
             return Err(StoreError::Unpack {
-                chain: image.id.to_string(),
+                chain: what.to_string(),
                 message: format!(
                     "config lists {} diff_ids but manifest has {} layers",
                     diffs.len(),
@@ -77,7 +90,7 @@ impl Store {
                 ),
             });
         }
-        let chains = ChainId::all(&diffs);
+        let chains = ChainId::all(diffs);
         // No device nodes from images: the runtime provides /dev.
         let opts = UnpackOptions {
             mode: UnpackMode::OverlayLower,

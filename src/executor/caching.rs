@@ -1,0 +1,148 @@
+//! The build cache's hooks in the executor: step keys (from
+//! [`crate::cache::KeyBuilder`]) are chained through every instruction of a
+//! stage; layer steps (WORKDIR, COPY, ADD, RUN) look their key up before
+//! running and record their result after. Metadata steps always run (they are
+//! instant) so the config fields the cache does not keep (Healthcheck,
+//! OnBuild, Shell) stay right. `--no-cache` disables lookups and records;
+//! `--no-cache-filter` disables lookups for the named stages.
+
+use super::state::ImageState;
+use super::ExecError;
+use crate::cache::{
+    hash_selection, Cache, CacheHit, CacheKey, ContentHash, LayerRef, MetadataRecord, Ownership,
+    Selection, StepResult,
+};
+use crate::context::DockerIgnore;
+use crate::store::Store;
+use std::path::Path;
+
+/// The cache as one build uses it.
+pub(super) struct BuildCache<'s> {
+    cache: Option<Cache<'s>>,
+    record: Option<MetadataRecord>,
+    no_cache_stages: Vec<String>,
+}
+
+impl<'s> BuildCache<'s> {
+    /// Opens the store's cache (unless `no_cache`) and the context's metadata record.
+    pub fn open(
+        store: &'s Store,
+        context_dir: &Path,
+        no_cache: bool,
+        no_cache_stages: &[String],
+    ) -> Result<BuildCache<'s>, ExecError> {
+        if no_cache {
+            return Ok(BuildCache {
+                cache: None,
+                record: None,
+                no_cache_stages: Vec::new(),
+            });
+        }
+        let cache = Cache::open(store).map_err(|e| ExecError::Run(format!("build cache: {e}")))?;
+        let record = cache.context_record(context_dir).ok();
+        Ok(BuildCache {
+            cache: Some(cache),
+            record,
+            no_cache_stages: no_cache_stages
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
+        })
+    }
+
+    /// The stored result of `key`, unless the cache is off for `stage`.
+    /// A broken record is a miss (logged), never a failed build.
+    pub fn lookup(&self, stage: &str, key: &CacheKey) -> Option<CacheHit> {
+        let cache = self.cache.as_ref()?;
+        if self.no_cache_stages.iter().any(|s| s == stage) {
+            return None;
+        }
+        match cache.lookup(key) {
+            Ok(hit) => hit,
+            Err(e) => {
+                log::warn!("build cache lookup {}: {e}", key.short());
+                None
+            }
+        }
+    }
+
+    /// Records a step's result (best effort: a failed record only costs a later rebuild).
+    pub fn put(&self, key: &CacheKey, state: &ImageState, new_layer: bool, description: &str) {
+        let Some(cache) = &self.cache else { return };
+        let diffs = state.diff_ids();
+        let layers: Result<Vec<LayerRef>, _> = state
+            .layers
+            .iter()
+            .zip(&diffs)
+            .map(|(d, id)| LayerRef::new(d, id))
+            .collect();
+        let layers = match layers {
+            Ok(l) => l,
+            Err(e) => {
+                log::warn!("build cache record {}: {e}", key.short());
+                return;
+            }
+        };
+        let config = state.full_config();
+        let result = StepResult {
+            config: &config,
+            layers,
+            new_layer,
+            description: description.to_string(),
+        };
+        if let Err(e) = cache.put(key, &result) {
+            log::warn!("build cache record {}: {e}", key.short());
+        }
+    }
+
+    /// The content hash of COPY/ADD sources in the context (files owned 0:0
+    /// as COPY writes them; `--chown` is part of the instruction).
+    pub fn context_hash(
+        &self,
+        root: &Path,
+        sources: &[String],
+        exclude: &[String],
+        ignore: Option<&DockerIgnore>,
+        chmod: Option<u32>,
+    ) -> Result<Option<ContentHash>, ExecError> {
+        if self.cache.is_none() {
+            return Ok(None);
+        }
+        let sel = Selection {
+            root,
+            sources: sources.to_vec(),
+            exclude: exclude.to_vec(),
+            ignore,
+            owner: Ownership::Fixed { uid: 0, gid: 0 },
+            chmod,
+        };
+        let memory;
+        let record = match &self.record {
+            Some(r) => r,
+            None => {
+                memory = MetadataRecord::in_memory();
+                &memory
+            }
+        };
+        let (hash, _) = hash_selection(&sel, record).map_err(|e| ExecError::Copy(e.to_string()))?;
+        Ok(Some(hash))
+    }
+
+    /// Saves what was learned about the context's files.
+    pub fn finish(&self, store: &Store) {
+        if let Some(r) = &self.record {
+            if let Err(e) = r.save(store) {
+                log::warn!("saving the context metadata record: {e}");
+            }
+        }
+    }
+}
+
+/// Applies a cache hit: its layers and history; the runtime config and the
+/// extra fields stay ours (metadata steps always run).
+pub(super) fn apply_hit(state: &mut ImageState, hit: CacheHit) {
+    let mut config = hit.config;
+    config.set_config(None);
+    state.config = config;
+    state.layers = hit.layers;
+}
