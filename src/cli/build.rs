@@ -175,6 +175,9 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
     };
+    if args.pull {
+        log::warn!("--pull: pulling from registries is not supported yet; using the images in the local store");
+    }
     let progress = Progress::new(mode);
     let result = executor::build(&store, &req, &progress);
     let result = match result {

@@ -196,6 +196,10 @@ pub(super) fn run(
         }
         cfg.set_labels(Some(labels));
     }
+    // The image's creation time is its build's (SOURCE_DATE_EPOCH when given).
+    state
+        .config
+        .set_created(Some(crate::image::config::rfc3339(build.created)));
     if let Some(p) = &req.platform {
         state.config.set_architecture(p.arch.as_str().into());
         state.config.set_os(p.os.as_str().into());

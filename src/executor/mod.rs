@@ -12,6 +12,7 @@ mod caching;
 mod chmod;
 mod context;
 mod copy;
+mod fetch;
 mod fsops;
 mod graph;
 mod metadata;

@@ -4,6 +4,7 @@
 //! config ([`super::metadata`]); WORKDIR, COPY/ADD and RUN make layers.
 
 use super::caching::apply_hit;
+use super::fetch::{fetch, is_url, Fetched};
 use super::graph::Build;
 use super::metadata;
 use super::mounts::OverlayView;
@@ -49,6 +50,10 @@ pub(super) struct StageRunner<'b, 's> {
     pub key: CacheKey,
     /// The stage's name for `--no-cache-filter`.
     stage_name: String,
+    /// ADD URL downloads of the current step, by URL (made for its cache key).
+    pub fetched: std::collections::HashMap<String, super::fetch::Fetched>,
+    /// Where those downloads are kept.
+    downloads: Option<tempfile::TempDir>,
     /// `[name ` prefix of progress lines (empty for a one-stage file).
     label: String,
     step_no: usize,
@@ -119,6 +124,8 @@ impl<'b, 's> StageRunner<'b, 's> {
             scope,
             key,
             stage_name: node.display_name().to_ascii_lowercase(),
+            fetched: std::collections::HashMap::new(),
+            downloads: None,
             label,
             step_no: 1,
             steps,
@@ -188,6 +195,8 @@ impl<'b, 's> StageRunner<'b, 's> {
             .step(raw)
             .map_err(|e| ExecError::Dockerfile(e.to_string()))?;
         let command = step.command;
+        self.fetched.clear();
+        self.downloads = None;
         let key = self.step_key(&command)?;
         let layer_step = matches!(
             command.instruction,
@@ -233,7 +242,7 @@ impl<'b, 's> StageRunner<'b, 's> {
     }
 
     /// The cache key of `command` (expanded), chained on the previous step's.
-    fn step_key(&self, command: &Command) -> Result<CacheKey, ExecError> {
+    fn step_key(&mut self, command: &Command) -> Result<CacheKey, ExecError> {
         let runtime = self.state.runtime_ref();
         let mut kb = KeyBuilder::child(&self.key)
             .instruction(&command.instruction)
@@ -257,13 +266,27 @@ impl<'b, 's> StageRunner<'b, 's> {
                 Some(from) => kb.dependency("from", &self.source_key(from)?),
                 None => {
                     let ctx = &self.b.req.context;
+                    let checksum = match &command.instruction {
+                        Instruction::Add(a) => a.checksum.as_deref(),
+                        _ => None,
+                    };
+                    for url in copy.sources.iter().filter(|s| is_url(s)) {
+                        let got = self.fetch_once(url, checksum)?;
+                        kb = kb.url_content(url, &got.digest);
+                    }
+                    let local: Vec<String> = copy
+                        .sources
+                        .iter()
+                        .filter(|s| !is_url(s))
+                        .cloned()
+                        .collect();
                     let chmod = copy
                         .chmod
                         .as_deref()
                         .and_then(|m| u32::from_str_radix(m, 8).ok());
                     let hash = self.b.cache.context_hash(
                         ctx.dir(),
-                        &copy.sources,
+                        &local,
                         &copy.exclude,
                         Some(&ctx.ignore),
                         chmod,
@@ -273,7 +296,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                         Ok(None) => kb,
                         Err(e) => {
                             // Prefer the COPY's own message for a bad source.
-                            for s in copy.sources.iter().filter(|s| !s.contains("://")) {
+                            for s in &local {
                                 find_sources(ctx.dir(), s, Some(&ctx.ignore), "build context")?;
                             }
                             return Err(e);
@@ -306,6 +329,25 @@ impl<'b, 's> StageRunner<'b, 's> {
             kb = kb.option("network", &self.b.req.network);
         }
         Ok(kb.build())
+    }
+
+    /// Downloads an ADD URL once per step (the key needs its digest, the copy its bytes).
+    fn fetch_once(&mut self, url: &str, checksum: Option<&str>) -> Result<Fetched, ExecError> {
+        if let Some(f) = self.fetched.get(url) {
+            return Ok(f.clone());
+        }
+        if self.downloads.is_none() {
+            let tmp = self.b.store.tmp_dir();
+            self.downloads = Some(tempfile::tempdir_in(tmp).map_err(|e| ExecError::io(tmp, e))?);
+        }
+        let dir = self
+            .downloads
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default();
+        let got = fetch(url, &dir, checksum)?;
+        self.fetched.insert(url.to_string(), got.clone());
+        Ok(got)
     }
 
     /// The key standing for a `--from` source: a stage's last key, or an image's.
@@ -385,7 +427,23 @@ impl<'b, 's> StageRunner<'b, 's> {
             .store
             .put_layer_from_dir(dir, &opts, self.b.req.compression)?;
         self.state
-            .add_layer(desc, &blob, self.b.created, created_by)
+            .add_layer(desc, &blob, self.b.created, created_by)?;
+        // The dir already is the layer in overlay-lower form (whiteout devices,
+        // opaque xattrs): keep it as the unpacked layer instead of unpacking
+        // the blob again for the next step. Without excludes only, so that
+        // it holds exactly what the blob holds.
+        if opts.exclude.is_empty() {
+            if let Some(chain) = self.state.top_chain() {
+                let adopted = self.b.store.unpacked_layer(&chain, |diff| {
+                    std::fs::remove_dir(diff)?;
+                    std::fs::rename(dir, diff)
+                });
+                if let Err(e) = adopted {
+                    log::debug!("keeping the layer dir of {chain}: {e}");
+                }
+            }
+        }
+        Ok(())
     }
 }
 
