@@ -268,6 +268,15 @@ fn multi_platform_index_honours_platform() {
         "{err}"
     );
     assert!(run(env.rb("c").args(["images", "-q"])).trim().is_empty());
+    // A single-platform image must match an explicit --platform.
+    let err = run_fail(env.rb("d").args([
+        "pull",
+        "--platform",
+        "linux/s390x",
+        &format!("{host}/multi/bb:amd64"),
+    ]));
+    assert!(err.contains("no image for platform linux/s390x"), "{err}");
+    assert!(run(env.rb("d").args(["images", "-q"])).trim().is_empty());
 }
 
 #[test]

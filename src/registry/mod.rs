@@ -11,8 +11,8 @@
 //! what rbuild needs around it: Docker's reference and credential rules,
 //! insecure-registry handling, platform selection, schema 1 refusal, retries,
 //! progress bars, and writing into the store atomically. Measured against
-//! `skopeo copy` (bench/registry.sh) it is not the bottleneck, so there was
-//! no reason to write a second HTTP client.
+//! `skopeo copy` (benches/registry_pull.rs) it keeps up, so there was no
+//! reason to write a second HTTP client.
 //!
 //! The store stays synchronous: each public call runs its own tokio runtime.
 //! Credentials are never logged or put into errors: only registry host names
@@ -24,6 +24,7 @@
 mod blobs;
 mod credentials;
 mod layout;
+mod login;
 mod manifest;
 mod progress;
 mod pull;
@@ -33,11 +34,11 @@ mod transport;
 
 pub use credentials::{Credentials, CredentialsError};
 pub use layout::{pull_layout, push_layout};
+pub use login::{login, logout};
 pub use manifest::{ManifestFormat, Platform};
 pub use pull::{pull, resolve_digest};
 pub use push::{push, PushResult};
 pub use search::{search, SearchResult};
-pub use transport::{login, logout};
 
 use crate::image::digest::DigestError;
 use crate::image::reference::ReferenceError;

@@ -177,6 +177,12 @@ async fn pull_async(
         reference.familiar_repository()
     ));
     let sink = BlobSink::Store(store);
+    if let (None, Some(want)) = (&index, &opts.platform) {
+        // A single-platform image must match an explicit --platform (as Docker).
+        let bar = transfers.blob(config.digest.short(), config.size, "Downloading");
+        fetch(&remote, &oref, &config, &sink, &bar).await?;
+        check_platform(&store.read_blob(&config.digest)?, want, &what)?;
+    }
     let jobs: Vec<Blob> = std::iter::once(config).chain(layers).collect();
     let parallel = if opts.max_concurrent == 0 {
         3
@@ -201,4 +207,27 @@ async fn pull_async(
     let shown = index.as_ref().map(|(_, d)| d).unwrap_or(&mdigest);
     transfers.line(&format!("Digest: {shown}"));
     Ok(rec)
+}
+
+/// Fails when the image config's os/architecture(/variant) is not `want`.
+fn check_platform(config: &[u8], want: &Platform, what: &str) -> Result<(), RegistryError> {
+    let v: serde_json::Value =
+        serde_json::from_slice(config).map_err(|e| RegistryError::ManifestInvalid {
+            reference: what.to_string(),
+            why: format!("image config is not JSON ({e})"),
+        })?;
+    let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+    let variant = v.get("variant").and_then(serde_json::Value::as_str);
+    if want.matches(field("os"), field("architecture"), variant) {
+        return Ok(());
+    }
+    let actual = match variant {
+        Some(var) => format!("{}/{}/{var}", field("os"), field("architecture")),
+        None => format!("{}/{}", field("os"), field("architecture")),
+    };
+    Err(RegistryError::NoPlatform {
+        reference: what.to_string(),
+        wanted: want.to_string(),
+        available: actual,
+    })
 }
