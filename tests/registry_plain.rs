@@ -381,6 +381,18 @@ fn bad_cases_fail_clearly_and_store_nothing() {
     assert_nothing_stored(&env.store("e3"), None);
     drop(proxy);
 
+    let proxy = Proxy::start(env.reg.port, Damage::Schema1Manifests);
+    let err = run_fail(
+        env.rb("e5")
+            .args(["pull", &format!("{}/bad/bb:1", proxy.host())]),
+    );
+    assert!(
+        err.contains("schema 1") && err.contains("not supported"),
+        "{err}"
+    );
+    assert_nothing_stored(&env.store("e5"), None);
+    drop(proxy);
+
     let proxy = Proxy::start(env.reg.port, Damage::KillRegistryMidBlob(env.reg.pid()));
     let err = run_fail(
         env.rb("e4")

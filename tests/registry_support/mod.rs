@@ -277,6 +277,8 @@ pub enum Damage {
     CorruptBlobs,
     /// Serve HTML instead of manifests (and drop their digest header).
     NotJsonManifests,
+    /// Serve a Docker schema 1 manifest instead of the real one.
+    Schema1Manifests,
     /// Send half of the first big blob, then kill the registry (pid) and close.
     KillRegistryMidBlob(i32),
 }
@@ -389,8 +391,12 @@ fn serve(
             client.write_all(rhead.as_bytes())?;
             client.write_all(&b)?;
         }
-        Damage::NotJsonManifests if is_manifest => {
-            let junk = b"<html><body>not a manifest</body></html>";
+        Damage::NotJsonManifests | Damage::Schema1Manifests if is_manifest => {
+            let junk: &[u8] = if damage == Damage::Schema1Manifests {
+                br#"{"schemaVersion":1,"name":"bad/bb","tag":"1","architecture":"amd64","fsLayers":[],"history":[]}"#
+            } else {
+                b"<html><body>not a manifest</body></html>"
+            };
             let mut h = String::new();
             for l in rhead.split("\r\n").filter(|l| !l.is_empty()) {
                 let lower = l.to_ascii_lowercase();
