@@ -251,6 +251,13 @@ fn multi_platform_index_honours_platform() {
         &index,
     );
     let name = format!("{host}/multi/bb:multi");
+    let index_digest = run(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{name}"),
+    ]));
+    let index_digest = rbuild::image::Digest::of_bytes(index_digest.as_bytes()).to_string();
     run(env
         .rb("a")
         .args(["pull", "--platform", "linux/arm64", &name]));
@@ -259,6 +266,20 @@ fn multi_platform_index_honours_platform() {
         .rb("b")
         .args(["pull", "--platform", "linux/amd64", &name]));
     assert!(images_digests(&mut env.rb("b")).contains(&amd));
+    // Pulling by the index digest picks the platform from the index too.
+    let by_index = format!("{host}/multi/bb@{index_digest}");
+    run(env
+        .rb("b2")
+        .args(["pull", "--platform", "linux/arm64", &by_index]));
+    assert!(images_digests(&mut env.rb("b2")).contains(&arm));
+    // ...and, with everything stored, without the registry.
+    run(env.rb("b2").args([
+        "pull",
+        "--platform",
+        "linux/arm64",
+        "--tls-verify=false",
+        &by_index,
+    ]));
     let err = run_fail(
         env.rb("c")
             .args(["pull", "--platform", "linux/s390x", &name]),
@@ -294,6 +315,14 @@ fn chunked_push_and_catalog_search() {
         "bb:1",
         &format!("{host}/chunk/bb:1"),
     ]));
+    // The 1.2 MB busybox layer went up in more than one PATCH of 1 MiB.
+    let patches = env
+        .reg
+        .log()
+        .lines()
+        .filter(|l| l.contains("\"PATCH /v2/chunk/bb/blobs/uploads/"))
+        .count();
+    assert!(patches >= 2, "chunked upload used {patches} PATCH requests");
     run(env.rb("s2").args(["pull", &format!("{host}/chunk/bb:1")]));
     assert!(images_digests(&mut env.rb("s2")).contains(d.trim()));
     // Same blobs to another repository: mounted or found, not uploaded again.

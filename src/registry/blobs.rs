@@ -234,7 +234,6 @@ pub(crate) async fn upload(
     blob: &Blob,
     path: &Path,
     mount_from: &[oci_client::Reference],
-    chunked: bool,
     bar: BlobBar,
 ) -> Result<&'static str, RegistryError> {
     let what = format!("blob {}", blob.digest);
@@ -263,8 +262,9 @@ pub(crate) async fn upload(
             return Ok("mounted");
         }
     }
-    // Chunked: oci-client sends one PATCH per stream item (at most 4 MiB).
-    let chunk = if chunked { 4 << 20 } else { 1 << 20 };
+    // Chunked: oci-client sends one PATCH per stream item; monolithic: the
+    // items make up the body of a single PUT.
+    let chunk = 1 << 20;
     let res = remote
         .retry(|| async {
             bar.reset();

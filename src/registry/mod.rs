@@ -36,7 +36,7 @@ pub use credentials::{Credentials, CredentialsError};
 pub use layout::{pull_layout, push_layout};
 pub use login::{login, logout};
 pub use manifest::{ManifestFormat, Platform};
-pub use pull::{pull, resolve_digest};
+pub use pull::{pull, pull_resolved, resolve_digest, Pulled};
 pub use push::{push, PushResult};
 pub use search::{search, SearchResult};
 
