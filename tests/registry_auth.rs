@@ -166,34 +166,54 @@ fn tls_basic_auth_login_push_pull_logout() {
     let err = run_fail(rb("s3").args(["pull", "--cert-dir", ca, &image]));
     assert!(err.contains("authentication required or denied"), "{err}");
 
-    // A credential helper (credHelpers) is used like docker's.
+    // A docker-credential-* helper (a stateful fake, like `pass`/`secretservice`):
+    // credsStore for login/get/logout, then credHelpers for one registry.
     let bin = t.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
+    let vault = t.path().join("vault.json");
     let helper = bin.join("docker-credential-rbtest");
     std::fs::write(
         &helper,
         format!(
-            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\ncat >/dev/null\necho '{{\"ServerURL\":\"{host}\",\"Username\":\"{USER}\",\"Secret\":\"{PASS}\"}}'\n"
+            "#!/bin/sh\nV={}\ncase \"$1\" in\n  store) cat > \"$V\" ;;\n  get) cat >/dev/null; if [ -f \"$V\" ]; then cat \"$V\"; else echo 'credentials not found in native keychain'; exit 1; fi ;;\n  erase) cat >/dev/null; rm -f \"$V\" ;;\n  *) exit 1 ;;\nesac\n",
+            vault.display()
         ),
     )
     .unwrap();
     run(Command::new("chmod").arg("755").arg(&helper));
-    std::fs::write(
-        cfg.join("config.json"),
-        format!("{{\"credHelpers\":{{\"{host}\":\"rbtest\"}}}}"),
-    )
-    .unwrap();
     let path = format!(
         "{}:{}",
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = rb("s4")
-        .env("PATH", path)
-        .args(["pull", "--cert-dir", ca, &image])
-        .output()
-        .unwrap();
+    let with_helper = |store: &str| {
+        let mut c = rb(store);
+        c.env("PATH", &path);
+        c
+    };
+    std::fs::write(cfg.join("config.json"), r#"{"credsStore":"rbtest"}"#).unwrap();
+    let out = login(&mut with_helper("s4"), &host, PASS, &["--cert-dir", ca]);
     assert!(out.status.success(), "{}", text(&out));
+    assert!(std::fs::read_to_string(&vault).unwrap().contains(PASS));
+    let conf = std::fs::read_to_string(cfg.join("config.json")).unwrap();
+    assert!(!conf.contains(PASS) && !conf.contains(auth), "{conf}");
+    run(with_helper("s4").args(["pull", "-q", "--cert-dir", ca, &image]));
+    run(with_helper("s4").args(["logout", &host]));
+    assert!(!vault.exists(), "logout erases through the helper");
+    let err = run_fail(with_helper("s5").args(["pull", "--cert-dir", ca, &image]));
+    assert!(err.contains("authentication required or denied"), "{err}");
+
+    std::fs::write(
+        &vault,
+        format!(r#"{{"ServerURL":"{host}","Username":"{USER}","Secret":"{PASS}"}}"#),
+    )
+    .unwrap();
+    std::fs::write(
+        cfg.join("config.json"),
+        format!(r#"{{"credHelpers":{{"{host}":"rbtest"}}}}"#),
+    )
+    .unwrap();
+    run(with_helper("s6").args(["pull", "-q", "--cert-dir", ca, &image]));
 }
 
 /// A token issuer for distribution's `auth: token`: checks Basic
