@@ -158,6 +158,7 @@ fn tls_basic_auth_login_push_pull_logout() {
     assert_not_in_tree(&t.path().join("s2"), PASS);
     // --tls-verify=false: no CA needed (verification off for this registry).
     run(rb("s2b").args(["pull", "-q", "--tls-verify=false", &image]));
+    run(rb("s2c").args(["pull", "-q", "--insecure-registry", &host, &image]));
 
     // Logout removes the entry; pulling is refused again.
     run(rb("s3").args(["logout", &host]));

@@ -44,6 +44,7 @@ pub use manifest::{ManifestFormat, Platform};
 pub use pull::{pull, pull_resolved, resolve_digest, Pulled};
 pub use push::{push, PushResult};
 pub use search::{search, SearchResult};
+pub use transport::default_insecure_registries;
 
 use crate::image::digest::DigestError;
 use crate::image::reference::ReferenceError;

@@ -36,6 +36,20 @@ pub(crate) fn endpoint(domain: &str) -> &str {
     }
 }
 
+/// The registries treated as insecure when none are configured:
+/// `$RBUILD_INSECURE_REGISTRIES` (comma separated; empty = none) if set,
+/// else localhost, 127.0.0.1 and ::1 (as Docker).
+pub fn default_insecure_registries() -> Vec<String> {
+    match std::env::var("RBUILD_INSECURE_REGISTRIES") {
+        Ok(v) => v
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        Err(_) => DEFAULT_INSECURE.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
 fn is_insecure(domain: &str, opts: &RegistryOptions) -> bool {
     if !opts.tls_verify {
         return true;
@@ -47,15 +61,7 @@ fn is_insecure(domain: &str, opts: &RegistryOptions) -> bool {
     let listed = |list: &[String]| list.iter().any(|e| e == domain || e == host);
     match &opts.insecure_registries {
         Some(list) => listed(list),
-        None => match std::env::var("RBUILD_INSECURE_REGISTRIES") {
-            Ok(v) => listed(
-                &v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>(),
-            ),
-            Err(_) => DEFAULT_INSECURE.contains(&host),
-        },
+        None => listed(&default_insecure_registries()),
     }
 }
 
