@@ -166,6 +166,7 @@ mod tests {
             ["rbuild", "--root", "/r", "build", "."]
         );
         assert_eq!(v(&["rbuild", "check", "."]), ["rbuild", "check", "."]);
+        assert_eq!(v(&["rbuild", "pull", "x"]), ["rbuild", "pull", "x"]);
         assert_eq!(v(&["rbuild", "--help"]), ["rbuild", "--help"]);
     }
 }

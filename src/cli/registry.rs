@@ -42,6 +42,10 @@ pub struct ConnArgs {
     /// Credentials USER[:PASSWORD] instead of the Docker config file
     #[arg(long, value_name = "USER[:PASSWORD]")]
     pub creds: Option<String>,
+    /// Also allow plain HTTP / unverified TLS for this registry (repeatable;
+    /// added to $RBUILD_INSECURE_REGISTRIES or localhost/127.0.0.1)
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
 }
 
 impl ConnArgs {
@@ -59,8 +63,16 @@ impl ConnArgs {
                 })
             }
         };
+        let insecure_registries = if self.insecure_registries.is_empty() {
+            None
+        } else {
+            let mut list = registry::default_insecure_registries();
+            list.extend(self.insecure_registries.iter().cloned());
+            Some(list)
+        };
         Ok(RegistryOptions {
             tls_verify: self.tls_verify,
+            insecure_registries,
             cert_dir: self.cert_dir.clone(),
             credentials,
             progress: if quiet {
