@@ -136,11 +136,13 @@ impl ContainerStore {
         fs::create_dir(&dir).map_err(|e| RunnerError::io(&dir, e))?;
         let state = ContainerState {
             boot_id: proc::boot_id(),
+            ephemeral: config.host.auto_remove,
             ..Default::default()
         };
-        self.write_json(&config.id, "state.json", &state)?;
+        let durable = !state.ephemeral;
+        self.write_json(&config.id, "state.json", &state, durable)?;
         // config.json last: a directory without it is an unfinished create.
-        self.write_json(&config.id, "config.json", &config)?;
+        self.write_json(&config.id, "config.json", &config, durable)?;
         Ok(Container { config, state })
     }
 
@@ -149,10 +151,22 @@ impl ContainerStore {
         id: &str,
         file: &str,
         value: &T,
+        durable: bool,
     ) -> Result<(), RunnerError> {
         let dir = self.dir(id);
         let bytes = serde_json::to_vec_pretty(value).map_err(RunnerError::Json)?;
-        fsutil::write_atomic(&dir, &dir.join(file), &bytes)?;
+        if durable {
+            fsutil::write_atomic(&dir, &dir.join(file), &bytes)?;
+            return Ok(());
+        }
+        // Still atomic (readers see old or new), just not synced: a `--rm`
+        // container's record is worthless after a crash anyway.
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(&dir).map_err(|e| RunnerError::io(&dir, e))?;
+        std::io::Write::write_all(&mut tmp, &bytes).map_err(|e| RunnerError::io(tmp.path(), e))?;
+        let target = dir.join(file);
+        tmp.persist(&target)
+            .map_err(|e| RunnerError::io(&target, e.error))?;
         Ok(())
     }
 
@@ -240,7 +254,7 @@ impl ContainerStore {
         let mut state: ContainerState = self.read_json(id, "state.json")?;
         change(&mut state);
         state.boot_id = proc::boot_id();
-        self.write_json(id, "state.json", &state)?;
+        self.write_json(id, "state.json", &state, !state.ephemeral)?;
         Ok(state)
     }
 
@@ -257,7 +271,7 @@ impl ContainerStore {
         }
         let mut config = c.config;
         config.name = new_name;
-        self.write_json(&config.id, "config.json", &config)
+        self.write_json(&config.id, "config.json", &config, true)
     }
 
     /// Deletes a container's files (the caller has stopped it and unmounted
