@@ -160,7 +160,7 @@ pub fn close_other_fds(keep: &[i32]) {
 }
 
 /// A new pseudo-terminal from the sandbox's own devpts: (master, slave).
-fn open_pty() -> sys::SysResult<(i32, i32)> {
+pub fn open_pty() -> sys::SysResult<(i32, i32)> {
     let master = sys::open(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY)?;
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads an int; TIOCGPTPEER returns a new fd.

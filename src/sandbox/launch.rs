@@ -43,6 +43,9 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
     let rootless = unsafe { libc::geteuid() } != 0;
     let mapping = rootless.then(Mapping::detect);
     let set_groups = mapping.as_ref().map_or(true, Mapping::has_ranges);
+    if let Some(mapping) = &mapping {
+        mapping.check_user(&spec.user)?;
+    }
     let (mount_point, staging) = shared_dirs(rootless)?;
     let plan = Plan::prepare(spec, rootless, set_groups, &mount_point, &staging)?;
     let mut warnings = Vec::new();

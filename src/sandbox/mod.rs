@@ -7,12 +7,29 @@
 //! returns a [`Handle`]) and [`exec`] (enter a running sandbox). The
 //! submodules split the work by concern; `cgroups`, `network` and `runtime`
 //! (external OCI runtimes) are independent building blocks.
+//!
+//! How the child is made (a design choice): rbuild is multi-threaded, so
+//! the sandbox init is created with a raw clone(2) (new namespaces, no
+//! glibc fork handlers) and, until it execs the command, runs only
+//! async-signal-safe code: every string, path, file content and the
+//! compiled seccomp program are prepared before the clone (plan.rs), the
+//! child uses raw syscalls on stack buffers (sys.rs) and reports errors as
+//! fixed-size records. No re-exec of the rbuild binary: that costs a few
+//! ms per RUN and does not work from test binaries or library users.
+//!
+//! Order inside: clone (mount, PID, UTS, IPC, net unless host, user when
+//! rootless) -> parent writes id maps, adds the init to the cgroup, starts
+//! the network helper, sends "go" -> child unshares its cgroup namespace,
+//! builds the mounts (mounts/), pivots, sets hostname and lo -> init forks
+//! the main process, which drops privileges (process.rs) and execs ->
+//! init reaps until the main process exits, then kills the rest.
 
 mod caps;
 pub mod cgroups;
 mod channel;
 mod error;
 mod etc_files;
+mod exec;
 mod handle;
 mod init;
 mod launch;
@@ -32,6 +49,7 @@ mod sys;
 pub mod user;
 
 pub use error::SandboxError;
+pub use exec::{exec, exec_start, ExecHandle, ExecSpec};
 pub use handle::{start, Handle};
 pub use spec::{Mount, MountKind, RootFs, Spec, StdioMode, User, DEFAULT_PATH};
 pub use status::ExitStatus;
@@ -76,40 +94,9 @@ pub fn interrupted() -> Option<i32> {
     signals::interrupted()
 }
 
-/// What to run inside an already running sandbox ([`exec`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecSpec {
-    pub args: Vec<String>,
-    pub env: Vec<String>,
-    pub cwd: String,
-    pub user: User,
-    pub stdio: StdioMode,
-    pub no_new_privileges: bool,
-}
-
-impl ExecSpec {
-    /// Root user, cwd "/", the default PATH, output piped.
-    pub fn new(args: Vec<String>) -> ExecSpec {
-        ExecSpec {
-            args,
-            env: vec![format!("PATH={DEFAULT_PATH}")],
-            cwd: "/".into(),
-            user: User::root(),
-            stdio: StdioMode::Piped,
-            no_new_privileges: false,
-        }
-    }
-}
-
-/// Enters the running sandbox whose init has host pid `init_pid`
-/// (namespaces + cgroup) and runs a process there, in the foreground.
-pub fn exec(
-    init_pid: i32,
-    spec: &ExecSpec,
-    on_output: &mut dyn FnMut(OutputStream, &[u8]),
-) -> Result<ExitStatus, SandboxError> {
-    let _ = (init_pid, spec, on_output);
-    Err(SandboxError::InvalidSpec(
-        "the sandbox launcher is not implemented yet".into(),
-    ))
+/// Kills every running sandbox tree (their `run`/`wait` then clean up and
+/// return [`SandboxError::Interrupted`]). Async-signal-safe; for a CLI
+/// that installs its own SIGINT/SIGTERM handler over the sandbox's.
+pub fn interrupt_all(signal: i32) -> bool {
+    signals::interrupt_all(signal)
 }

@@ -291,7 +291,6 @@ pub fn unshare(flags: i32) -> SysResult<()> {
     check_int(unsafe { libc::unshare(flags) }).map(drop)
 }
 
-#[allow(dead_code)] // for exec
 pub fn setns(fd: i32, nstype: i32) -> SysResult<()> {
     // SAFETY: plain syscall.
     check_int(unsafe { libc::setns(fd, nstype) }).map(drop)
