@@ -132,3 +132,29 @@ fn detach_keys_leave_the_container_running() {
     assert!(ps.contains("det running"), "{ps}");
     env.ok(&["rm", "-f", "det"]);
 }
+
+#[test]
+fn exec_it_gets_a_shell_that_sees_the_env() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "-e",
+        "MYSQL_USER=user1",
+        "bb:1",
+        "sleep",
+        "300",
+    ]);
+    let (mut term, mut child) = Term::spawn(&env, &["exec", "-it", "svc", "sh"]);
+    term.send(b"[ -t 1 ] && echo got-$MYSQL_USER-$((2*3))\r");
+    term.expect("got-user1-6");
+    term.send(b"exit 5\r");
+    assert_eq!(wait_exit(&mut child), 5);
+    env.ok(&["rm", "-f", "svc"]);
+}
