@@ -365,12 +365,17 @@ fn ps_cmd(ctx: &Ctx, a: PsArgs) -> Result<i32> {
         .iter()
         .map(|f| ps::Filter::parse(f))
         .collect::<Result<Vec<_>, _>>()?;
+    // docker: a status/exited filter looks at every container, others only
+    // at running ones unless -a.
+    let by_state = filters
+        .iter()
+        .any(|f| matches!(f, ps::Filter::Status(_) | ps::Filter::Exited(_)));
     let now = SystemTime::now();
     let list: Vec<_> = ctx
         .containers
         .list()?
         .into_iter()
-        .filter(|c| a.all || !filters.is_empty() || c.is_running())
+        .filter(|c| a.all || by_state || c.is_running())
         .filter(|c| ps::matches_all(&filters, c))
         .collect();
     if a.quiet {

@@ -345,3 +345,102 @@ pub fn image_users(store_root: &Path, image_id: &str) -> Vec<String> {
         .map(|c| short(&c.id).to_string())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, ContainerStore) {
+        let d = tempfile::tempdir().expect("tmp");
+        std::env::set_var("RBUILD_RUNTIME_DIR", d.path().join("run"));
+        let s = ContainerStore::open(&d.path().join("store")).expect("open");
+        (d, s)
+    }
+
+    fn config(id: &str, name: &str) -> ContainerConfig {
+        ContainerConfig {
+            id: id.to_string(),
+            name: name.to_string(),
+            created: crate::runner::time::now_rfc3339(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn names_prefixes_and_conflicts() {
+        let (_d, s) = store();
+        let a = "ab".repeat(32);
+        let b = "ac".repeat(32);
+        s.create(config(&a, "web")).expect("create a");
+        let err = s
+            .create(config(&b, "web"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with(
+                "Conflict. The container name \"/web\" is already in use by container \"abab"
+            ),
+            "{err}"
+        );
+        let gen = s.create(config(&b, "")).expect("create b");
+        assert!(id::validate_name(gen.name()).is_ok());
+        assert_eq!(s.get("web").map(|c| c.config.id).ok(), Some(a.clone()));
+        assert_eq!(s.get("/web").map(|c| c.config.id).ok(), Some(a.clone()));
+        assert_eq!(s.get("abab").map(|c| c.config.id).ok(), Some(a.clone()));
+        assert!(matches!(s.get("a"), Err(RunnerError::AmbiguousPrefix(_))));
+        assert!(matches!(s.get("zz"), Err(RunnerError::NoSuchContainer(_))));
+        assert!(matches!(s.get(""), Err(RunnerError::NoSuchContainer(_))));
+        s.rename("web", "api").expect("rename");
+        assert!(s.get("web").is_err() && s.get("api").is_ok());
+        assert!(s.rename("api", gen.name()).is_err());
+        assert_eq!(image_users(&_d.path().join("store"), "").len(), 2);
+        s.remove(&a).expect("remove");
+        assert_eq!(s.list().expect("list").len(), 1);
+    }
+
+    #[test]
+    fn running_state_from_another_boot_or_dead_monitor_reads_exited() {
+        let (_d, s) = store();
+        let id = "cd".repeat(32);
+        s.create(config(&id, "x")).expect("create");
+        // A live process of ours, but written in another boot.
+        let me = std::process::id() as i32;
+        s.update_state(&id, |st| {
+            st.status = Status::Running;
+            st.pid = me;
+        })
+        .expect("update");
+        let p = s.dir(&id).join("state.json");
+        let text = fs::read_to_string(&p).expect("read");
+        fs::write(&p, text.replace(&proc::boot_id(), "another-boot")).expect("write");
+        let c = s.load(&id).expect("load");
+        assert_eq!(c.state.status, Status::Exited);
+        assert_eq!(c.state.exit_code, LOST_EXIT_CODE);
+        assert!(c.state.error.contains("rebooted"), "{}", c.state.error);
+        // Same boot, no monitor, process gone (recycled start time).
+        s.update_state(&id, |st| {
+            st.status = Status::Running;
+            st.pid = me;
+            st.pid_start_ticks = 1;
+        })
+        .expect("update");
+        assert_eq!(s.load(&id).expect("load").state.status, Status::Exited);
+        // Same boot, our process alive: still running.
+        let ticks = proc::start_ticks(me).unwrap_or(0);
+        s.update_state(&id, |st| {
+            st.status = Status::Running;
+            st.pid = me;
+            st.pid_start_ticks = ticks;
+        })
+        .expect("update");
+        assert_eq!(s.load(&id).expect("load").state.status, Status::Running);
+        // A held monitor lock keeps it running whatever the pid says.
+        let _lock = s.lock_monitor(&id).expect("lock");
+        assert!(s.monitor_alive(&id));
+        assert!(matches!(
+            s.lock_monitor(&id),
+            Err(RunnerError::AlreadyMonitored(_))
+        ));
+    }
+}
