@@ -147,8 +147,8 @@ pub fn stats(ctx: &Ctx, a: StatsArgs) -> Result<i32> {
                 format!("{cpu:.2}%"),
                 format!(
                     "{} / {}",
-                    rbuild::image::human::size(s.memory_usage),
-                    rbuild::image::human::size(limit)
+                    rbuild::runner::stats::bytes_size(s.memory_usage),
+                    rbuild::runner::stats::bytes_size(limit)
                 ),
                 format!(
                     "{:.2}%",
