@@ -190,3 +190,17 @@ fn setup_errors_name_the_step() {
         "{err}"
     );
 }
+
+#[test]
+fn home_defaults_like_runc() {
+    if !ready() {
+        return;
+    }
+    let (_dir, root) = rootfs();
+    let mut spec = shell(&root, "echo $HOME");
+    assert_eq!(output_of(&spec), "/root\n");
+    spec.user.uid = 1000;
+    assert_eq!(output_of(&spec), "/\n");
+    spec.env.push("HOME=/home/app".into());
+    assert_eq!(output_of(&spec), "/home/app\n");
+}
