@@ -328,3 +328,37 @@ fn image_stopsignal_is_what_stop_sends() {
     );
     assert!(env.ok(&["logs", "sig"]).contains("got-usr1"));
 }
+
+#[test]
+fn foreground_run_forwards_sigint_to_the_container() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let mut child = env
+        .cmd()
+        .args(["run", "--name", "fg", "bb:1", "sleep", "100"])
+        .spawn()
+        .expect("run");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !env.ok(&["ps", "--format", "{{.Names}}"]).contains("fg") {
+        assert!(std::time::Instant::now() < deadline, "container never ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "sleep killed by the forwarded SIGINT"
+    );
+    assert_eq!(
+        env.ok(&["inspect", "-f", "{{.State.ExitCode}}", "fg"])
+            .trim(),
+        "130"
+    );
+}
