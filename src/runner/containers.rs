@@ -42,11 +42,34 @@ impl ContainerStore {
         for d in [&dir, &locks, &run_dir] {
             fs::create_dir_all(d).map_err(|e| RunnerError::io(d, e))?;
         }
-        Ok(ContainerStore {
+        let store = ContainerStore {
             dir,
             lock: locks.join("containers.lock"),
             run_dir,
-        })
+        };
+        store.remove_unfinished();
+        Ok(store)
+    }
+
+    /// Removes directories of creates that crashed before config.json was
+    /// written (older than a minute, so a create in progress is left alone).
+    fn remove_unfinished(&self) {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        for e in rd.flatten() {
+            let p = e.path();
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(60));
+            if old && !p.join("config.json").exists() && e.file_name().len() == 64 {
+                let _ = fs::remove_dir_all(&p);
+            }
+        }
     }
 
     pub fn dir(&self, id: &str) -> PathBuf {
