@@ -426,7 +426,9 @@ pub fn monitor_main(ctx: &Ctx, id: &str) -> Result<i32> {
     let _lock = ctx.containers.lock_monitor(id)?;
     // The report goes to the original stdout (a pipe to the starter); the
     // monitor's own fd 1 points to /dev/null from now on.
-    let mut report_pipe = Some(std::fs::File::from(std::io::stdout().as_fd_owned()?));
+    let mut report_pipe = Some(std::fs::File::from(
+        std::os::fd::AsFd::as_fd(&std::io::stdout()).try_clone_to_owned()?,
+    ));
     let null = std::fs::File::options().write(true).open("/dev/null")?;
     // SAFETY: replaces fd 1 with /dev/null; the report pipe has its own fd.
     unsafe {
@@ -449,16 +451,6 @@ pub fn monitor_main(ctx: &Ctx, id: &str) -> Result<i32> {
         }
     })?;
     Ok(code)
-}
-
-trait DupStdout {
-    fn as_fd_owned(&self) -> Result<std::os::fd::OwnedFd>;
-}
-
-impl DupStdout for std::io::Stdout {
-    fn as_fd_owned(&self) -> Result<std::os::fd::OwnedFd> {
-        Ok(std::os::fd::AsFd::as_fd(self).try_clone_to_owned()?)
-    }
 }
 
 /// Starts a stopped container in the background.
