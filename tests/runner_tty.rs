@@ -158,3 +158,23 @@ fn exec_it_gets_a_shell_that_sees_the_env() {
     assert_eq!(wait_exit(&mut child), 5);
     env.ok(&["rm", "-f", "svc"]);
 }
+
+#[test]
+fn start_ai_reattaches_a_tty_container() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let (mut term, mut child) = Term::spawn(&env, &["run", "-it", "--name", "again", "bb:1", "sh"]);
+    term.send(b"echo first-$((1+1))\r");
+    term.expect("first-2");
+    term.send(b"exit 3\r");
+    assert_eq!(wait_exit(&mut child), 3);
+    let (mut term, mut child) = Term::spawn(&env, &["start", "-ai", "again"]);
+    term.send(b"echo second-$((2+2))\r");
+    term.expect("second-4");
+    term.send(b"exit 4\r");
+    assert_eq!(wait_exit(&mut child), 4);
+    env.ok(&["rm", "again"]);
+}
