@@ -165,3 +165,58 @@ fn stats_publish_all_read_only_filters_and_prune() {
     assert!(pruned.contains("v1"), "{pruned}");
     env.ok(&["rm", "-f", "svc"]);
 }
+
+#[test]
+fn network_none_and_host() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let ifaces = |text: &str| -> Vec<String> {
+        let mut v: Vec<String> = text
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split(':').next())
+            .map(|s| s.trim().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let none = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "bb:1",
+        "cat",
+        "/proc/net/dev",
+    ]);
+    assert_eq!(ifaces(&none), ["lo"]);
+    let host = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "bb:1",
+        "cat",
+        "/proc/net/dev",
+    ]);
+    let mine = std::fs::read_to_string("/proc/net/dev").expect("own /proc/net/dev");
+    assert_eq!(ifaces(&host), ifaces(&mine));
+    let (code, _, err) = env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-p",
+        "8080:80",
+        "bb:1",
+        "true",
+    ]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("published ports need a private network"),
+        "{err}"
+    );
+}
