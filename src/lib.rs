@@ -14,7 +14,7 @@ pub mod layer;
 pub mod lint;
 pub mod parser;
 pub mod progress;
-pub mod runner;
 pub mod registry;
+pub mod runner;
 pub mod sandbox;
 pub mod store;

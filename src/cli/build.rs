@@ -1,6 +1,7 @@
 //! `rbuild build`: the options of `docker build` (buildx flavour) and the glue
 //! from them to the executor.
 
+use super::build_registry;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use rbuild::executor::{self, output, BuildContext, BuildRequest, Secret};
@@ -40,6 +41,11 @@ pub struct BuildArgs {
     /// Always attempt to pull all referenced images
     #[arg(long)]
     pub pull: bool,
+    /// Push the image to its registry (-t REGISTRY/NAME:TAG) after the build
+    #[arg(long)]
+    pub push: bool,
+    #[command(flatten)]
+    pub conn: super::registry::ConnArgs,
     /// Set metadata for an image
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
@@ -152,6 +158,11 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
     if !matches!(args.network.as_str(), "default" | "none" | "host") {
         bail!("--network {:?}: use default, none or host", args.network);
     }
+    let push = build_registry::wants_push(args.push, &args.outputs);
+    if push {
+        build_registry::check_push(&tags)?;
+    }
+    let conn = args.conn.options(true)?;
     let req = BuildRequest {
         dockerfile,
         dockerfile_name,
@@ -174,10 +185,11 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         pids_limit: args.pids_limit,
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
+        bases: executor::BasePolicy {
+            pull: args.pull,
+            registry: conn.clone(),
+        },
     };
-    if args.pull {
-        log::warn!("--pull: pulling from registries is not supported yet; using the images in the local store");
-    }
     let progress = Progress::new(mode);
     let result = executor::build(&store, &req, &progress);
     let result = match result {
@@ -202,6 +214,13 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         export.log(&format!("naming to {} done", t));
     }
     export.done();
+    if push {
+        if let Err(e) = build_registry::push_tags(&store, &req.tags, &conn, &progress) {
+            progress.finish();
+            eprintln!("ERROR: {e}");
+            return Ok(1);
+        }
+    }
     progress.finish();
     let id = result.record.id.to_string();
     if let Some(f) = &args.iidfile {
@@ -212,6 +231,7 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
             "containerimage.config.digest": id,
             "containerimage.digest": result.record.manifest_digest.to_string(),
             "image.name": req.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
+            "rbuild.base-images": result.base_images.iter().map(|b| b.pinned.clone()).collect::<Vec<_>>(),
         });
         std::fs::write(f, serde_json::to_vec_pretty(&meta)?)
             .with_context(|| format!("writing {}", f.display()))?;

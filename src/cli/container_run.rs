@@ -155,15 +155,7 @@ fn create(ctx: &Ctx, a: &RunArgs) -> Result<String> {
     if image_name.starts_with('-') {
         bail!("unknown flag: {image_name}\nSee 'rbuild run --help'.");
     }
-    let rec = match (a.pull.as_str(), ctx.store.resolve(image_name)) {
-        ("missing" | "always" | "never", Ok(rec)) => rec,
-        ("missing" | "always", Err(_)) => {
-            eprintln!("Unable to find image '{image_name}' locally");
-            bail!("pull access denied for {image_name}: pulling is not available here (no registry client in this build); build, import or load the image first")
-        }
-        ("never", Err(_)) => bail!("No such image: {image_name}"),
-        (other, _) => bail!("invalid --pull {other:?}: use missing, always or never"),
-    };
+    let rec = super::registry::image_for_run(&ctx.store, image_name, &a.pull)?;
     let blob: serde_json::Value = serde_json::from_slice(&ctx.store.read_blob(&rec.id)?)?;
     let image = ImageDefaults::from_image_config(&blob);
     let mut env = Vec::new();

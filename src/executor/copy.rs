@@ -223,12 +223,42 @@ pub(super) fn source_image(r: &StageRunner<'_, '_>, from: &str) -> Result<ImageS
     if let Some(i) = stage_index(r, from) {
         return Ok(r.b.stage_output(i)?.state.clone());
     }
-    match r.b.store.resolve(from) {
-        Ok(rec) => ImageState::from_record(r.b.store, &rec),
-        Err(crate::store::StoreError::NotFound(_)) => Err(ExecError::BaseImage(format!(
-            "--from={from}: no stage of that name and no such image in the local store (pulling from registries is not supported yet)"
-        ))),
-        Err(e) => Err(e.into()),
+    ImageState::from_record(r.b.store, &resolve_image(r, from)?)
+}
+
+/// The image (not a stage) `--from` names: from the store, or pulled (then
+/// shown as a step of its own, as BuildKit shows image loads).
+pub(super) fn resolve_image(
+    r: &StageRunner<'_, '_>,
+    from: &str,
+) -> Result<crate::store::ImageRecord, ExecError> {
+    let platform = r.b.req.platform.as_ref().map(|p| p.to_string());
+    let progress = r.b.progress;
+    let mut step: Option<crate::progress::Step> = None;
+    let resolved = r.b.bases.resolve(
+        r.b.store,
+        &r.b.req.bases,
+        from,
+        platform.as_deref(),
+        &mut |line| {
+            step.get_or_insert_with(|| progress.step(format!("[internal] load image {from}")))
+                .log(line)
+        },
+    );
+    match (resolved, step) {
+        (Ok(rec), step) => {
+            if let Some(s) = step {
+                s.done();
+            }
+            Ok(rec)
+        }
+        (Err(e), step) => {
+            let e = ExecError::BaseImage(format!("--from={from}: no stage of that name; {e}"));
+            if let Some(s) = step {
+                s.error(&e.to_string());
+            }
+            Err(e)
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! first failure cancels the rest. Then the target stage's image is written
 //! to the store.
 
+use super::base::BaseImages;
 use super::caching::BuildCache;
 use super::stage::{self, StageOutput};
 use super::{BuildRequest, BuildResult, ExecError};
@@ -35,6 +36,8 @@ pub(super) struct Build<'s> {
     /// The time recorded in configs and history.
     pub created: SystemTime,
     pub cache: BuildCache<'s>,
+    /// Images used by FROM and --from, found or pulled once per build.
+    pub bases: BaseImages,
     /// The target platform (`linux/amd64`), for cache keys.
     pub platform: String,
     slots: Vec<Slot<'s>>,
@@ -141,6 +144,7 @@ pub(super) fn run(
         created: crate::image::config::creation_time(req.source_date_epoch),
         cache: BuildCache::open(store, req.context.dir(), req.no_cache, &req.no_cache_filter)?,
         platform: target_platform.to_string(),
+        bases: BaseImages::default(),
         slots: graph
             .stages
             .iter()
@@ -206,5 +210,9 @@ pub(super) fn run(
         state.config.set_variant(p.variant.clone());
     }
     let record = store.put_image_bytes(&state.config_json()?, state.layers.clone(), &req.tags)?;
-    Ok(BuildResult { record, state })
+    Ok(BuildResult {
+        record,
+        state,
+        base_images: build.bases.list(),
+    })
 }

@@ -93,22 +93,24 @@ impl<'b, 's> StageRunner<'b, 's> {
                 KeyBuilder::scratch(&b.platform),
             )
         } else {
-            let step = b
+            let mut step = b
                 .progress
                 .step(format!("[{label}1/{steps}] FROM {}", node.base));
-            let rec = match b.store.resolve(&node.base) {
+            let platform = node
+                .platform
+                .clone()
+                .or_else(|| b.req.platform.as_ref().map(|p| p.to_string()));
+            let rec = match b.bases.resolve(
+                b.store,
+                &b.req.bases,
+                &node.base,
+                platform.as_deref(),
+                &mut |l| step.log(l),
+            ) {
                 Ok(r) => r,
-                Err(crate::store::StoreError::NotFound(_)) => {
-                    let e = ExecError::BaseImage(format!(
-                        "base image {:?} is not in the local store and pulling from registries is not supported yet: add it with 'rbuild load' or 'rbuild import' (see 'rbuild images')",
-                        node.base
-                    ));
-                    step.error(&e.to_string());
-                    return Err(at(e));
-                }
                 Err(e) => {
                     step.error(&e.to_string());
-                    return Err(at(e.into()));
+                    return Err(at(e));
                 }
             };
             let state = ImageState::from_record(b.store, &rec).map_err(at)?;
@@ -355,15 +357,11 @@ impl<'b, 's> StageRunner<'b, 's> {
         if let Some(i) = super::copy::stage_index(self, from) {
             return Ok(self.b.stage_output(i)?.key.clone());
         }
-        match self.b.store.resolve(from) {
-            Ok(rec) => Ok(KeyBuilder::base_image(
-                &rec.manifest_digest,
-                &self.b.platform,
-            )),
-            Err(_) => Ok(KeyBuilder::child(&KeyBuilder::scratch(&self.b.platform))
-                .instruction_text("FROM", &[from])
-                .build()),
-        }
+        let rec = super::copy::resolve_image(self, from)?;
+        Ok(KeyBuilder::base_image(
+            &rec.manifest_digest,
+            &self.b.platform,
+        ))
     }
 
     /// WORKDIR: creates the directory (as a layer) when the image lacks it,
