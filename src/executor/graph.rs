@@ -139,7 +139,13 @@ pub(super) fn run(
         graph: &graph,
         global: &global,
         created: crate::image::config::creation_time(req.source_date_epoch),
-        cache: BuildCache::open(store, req.context.dir(), req.no_cache, &req.no_cache_filter)?,
+        cache: BuildCache::open(
+            store,
+            req.context.dir(),
+            req.no_cache,
+            &req.no_cache_filter,
+            &req.cache_options,
+        )?,
         platform: target_platform.to_string(),
         slots: graph
             .stages
@@ -206,5 +212,6 @@ pub(super) fn run(
         state.config.set_variant(p.variant.clone());
     }
     let record = store.put_image_bytes(&state.config_json()?, state.layers.clone(), &req.tags)?;
+    build.cache.export(&req.cache_options, &out.keys)?;
     Ok(BuildResult { record, state })
 }

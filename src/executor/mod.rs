@@ -121,6 +121,8 @@ pub struct BuildRequest {
     pub no_cache: bool,
     /// `--no-cache-filter`: stages whose steps are not looked up.
     pub no_cache_filter: Vec<String>,
+    /// `--cache-from` and `--cache-to` values, parsed.
+    pub cache_options: Vec<crate::cache::CacheOption>,
 }
 
 /// What a build produced.
