@@ -4,6 +4,7 @@
 use super::build_registry;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
+use rbuild::cache::{parse_cache_option, CacheOption};
 use rbuild::executor::{self, output, BuildContext, BuildRequest, Secret};
 use rbuild::image::Reference;
 use rbuild::layer::Compression;
@@ -38,6 +39,12 @@ pub struct BuildArgs {
     /// Do not cache specified stages
     #[arg(long = "no-cache-filter", value_name = "STAGE")]
     pub no_cache_filter: Vec<String>,
+    /// External cache sources (format: "type=local,src=path"); repeatable
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Cache export destinations (format: "type=local,dest=path[,mode=min|max]")
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
     /// Always attempt to pull all referenced images
     #[arg(long)]
     pub pull: bool,
@@ -163,6 +170,11 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         build_registry::check_push(&tags)?;
     }
     let conn = args.conn.options(true)?;
+    let registry_cache =
+        build_registry::RegistryCache::prepare(&store, &args.cache_from, &args.cache_to)?;
+    let mut cache_options =
+        parse_cache_options(&registry_cache.local_from, &registry_cache.local_to)?;
+    cache_options.extend(registry_cache.options());
     let req = BuildRequest {
         dockerfile,
         dockerfile_name,
@@ -189,8 +201,10 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
             pull: args.pull,
             registry: conn.clone(),
         },
+        cache_options,
     };
     let progress = Progress::new(mode);
+    registry_cache.import(&conn, &progress);
     let result = executor::build(&store, &req, &progress);
     let result = match result {
         Ok(r) => r,
@@ -214,12 +228,15 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         export.log(&format!("naming to {} done", t));
     }
     export.done();
-    if push {
-        if let Err(e) = build_registry::push_tags(&store, &req.tags, &conn, &progress) {
-            progress.finish();
-            eprintln!("ERROR: {e}");
-            return Ok(1);
-        }
+    let sent = match push {
+        true => build_registry::push_tags(&store, &req.tags, &conn, &progress).map(drop),
+        false => Ok(()),
+    }
+    .and_then(|()| registry_cache.export(&conn, &progress));
+    if let Err(e) = sent {
+        progress.finish();
+        eprintln!("ERROR: {e}");
+        return Ok(1);
     }
     progress.finish();
     let id = result.record.id.to_string();
@@ -306,6 +323,28 @@ fn load_context(
             ))
         }
     }
+}
+
+/// `--cache-from` values must import (`src=`), `--cache-to` values export (`dest=`).
+fn parse_cache_options(from: &[String], to: &[String]) -> Result<Vec<CacheOption>> {
+    let mut out = Vec::new();
+    for spec in from {
+        match parse_cache_option(spec)? {
+            o @ CacheOption::Import { .. } => out.push(o),
+            CacheOption::Export { .. } => {
+                bail!("--cache-from {spec:?}: give src=DIR (dest= is for --cache-to)")
+            }
+        }
+    }
+    for spec in to {
+        match parse_cache_option(spec)? {
+            o @ CacheOption::Export { .. } => out.push(o),
+            CacheOption::Import { .. } => {
+                bail!("--cache-to {spec:?}: give dest=DIR (src= is for --cache-from)")
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `id=X[,src=FILE|,env=VAR]` (`type=file|env` accepted); with neither

@@ -142,7 +142,13 @@ pub(super) fn run(
         graph: &graph,
         global: &global,
         created: crate::image::config::creation_time(req.source_date_epoch),
-        cache: BuildCache::open(store, req.context.dir(), req.no_cache, &req.no_cache_filter)?,
+        cache: BuildCache::open(
+            store,
+            req.context.dir(),
+            req.no_cache,
+            &req.no_cache_filter,
+            &req.cache_options,
+        )?,
         platform: target_platform.to_string(),
         bases: BaseImages::default(),
         slots: graph
@@ -210,6 +216,7 @@ pub(super) fn run(
         state.config.set_variant(p.variant.clone());
     }
     let record = store.put_image_bytes(&state.config_json()?, state.layers.clone(), &req.tags)?;
+    build.cache.export(&req.cache_options, &out.keys)?;
     Ok(BuildResult {
         record,
         state,

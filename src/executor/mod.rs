@@ -125,6 +125,8 @@ pub struct BuildRequest {
     pub no_cache_filter: Vec<String>,
     /// `--pull` and registry settings for base images not in the store.
     pub bases: BasePolicy,
+    /// `--cache-from` and `--cache-to` values, parsed.
+    pub cache_options: Vec<crate::cache::CacheOption>,
 }
 
 /// What a build produced.

@@ -24,6 +24,8 @@ pub(super) struct StageOutput<'s> {
     pub scope: Scope<'s>,
     /// The cache key after the stage's last step.
     pub key: CacheKey,
+    /// Every step key of the image, base stages' first (for `--cache-to mode=min`).
+    pub keys: Vec<CacheKey>,
 }
 
 /// Runs stage `index` once the stages it uses are done.
@@ -48,6 +50,8 @@ pub(super) struct StageRunner<'b, 's> {
     pub scope: Scope<'s>,
     /// The cache key of the last step.
     pub key: CacheKey,
+    /// The keys of every step so far, base stages' included.
+    keys: Vec<CacheKey>,
     /// The stage's name for `--no-cache-filter`.
     stage_name: String,
     /// ADD URL downloads of the current step, by URL (made for its cache key).
@@ -79,8 +83,10 @@ impl<'b, 's> StageRunner<'b, 's> {
             instruction: stage.original.trim().to_string(),
             source: Box::new(e),
         };
+        let mut keys = Vec::new();
         let (state, scope, key) = if let Some(parent) = node.base_stage {
             let out = b.stage_output(parent)?;
+            keys.clone_from(&out.keys);
             (
                 out.state.clone(),
                 Scope::inherit(&out.scope),
@@ -125,6 +131,7 @@ impl<'b, 's> StageRunner<'b, 's> {
             state,
             scope,
             key,
+            keys,
             stage_name: node.display_name().to_ascii_lowercase(),
             fetched: std::collections::HashMap::new(),
             downloads: None,
@@ -178,6 +185,7 @@ impl<'b, 's> StageRunner<'b, 's> {
             state: self.state,
             scope: self.scope,
             key: self.key,
+            keys: self.keys,
         })
     }
 
@@ -215,6 +223,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                 let step = self.b.progress.step(self.step_name(&command));
                 apply_hit(&mut self.state, hit);
                 step.cached();
+                self.keys.push(key.clone());
                 self.key = key;
                 return Ok(());
             }
@@ -239,6 +248,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                 .cache
                 .put(&key, &self.state, true, &self.step_name(&command));
         }
+        self.keys.push(key.clone());
         self.key = key;
         Ok(())
     }
