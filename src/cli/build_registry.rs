@@ -156,9 +156,10 @@ impl RegistryCache {
                     step.done();
                 }
                 Err(e) => {
-                    let msg = format!("--cache-from {}: {e}; building without it", l.reference);
-                    log::warn!("{msg}");
-                    step.log(&format!("WARNING: {msg}"));
+                    step.log(&format!(
+                        "WARNING: --cache-from {}: {e}; building without it",
+                        l.reference
+                    ));
                     // The layout may hold a partial pull: the executor skips
                     // a directory without index.json, which is written last.
                     step.done();
