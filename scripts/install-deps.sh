@@ -7,7 +7,7 @@
 # deletes a package mid-install.
 set -uo pipefail
 PKGS=(busybox-static crun runc slirp4netns passt uidmap umoci skopeo oci-image-tool podman
-      docker-registry apache2-utils openssl jq libseccomp-dev pkg-config)
+      docker-registry apache2-utils openssl jq libseccomp-dev pkg-config procps)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

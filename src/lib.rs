@@ -2,7 +2,8 @@
 //!
 //! The flow is visible in the modules: [`parser`] reads the Dockerfile into an
 //! AST and a stage graph; the executor runs the steps, each RUN inside the
-//! [`sandbox`]; layers go through the cache into the image store. This crate is
+//! [`sandbox`]; layers go through the cache into the image store; the
+//! [`runner`] runs images as containers (docker's run/ps/exec/... verbs). This crate is
 //! the library; the `rbuild` binary (src/main.rs) is a thin CLI over it.
 
 pub mod cache;
@@ -13,7 +14,7 @@ pub mod layer;
 pub mod lint;
 pub mod parser;
 pub mod progress;
-pub mod runner;
 pub mod registry;
+pub mod runner;
 pub mod sandbox;
 pub mod store;

@@ -203,6 +203,21 @@ fn multi_stage_from_link_and_add_archives() {
         .unwrap();
     assert!(st.success());
     fs::copy(w.ctx().join("pkg.tar.gz"), w.ctx().join("copied.tar.gz")).unwrap();
+    for (flag, name) in [
+        ("-cjf", "pkg.tar.bz2"),
+        ("-cJf", "pkg.tar.xz"),
+        ("-cf", "pkg.tar"),
+    ] {
+        let st = Command::new("tar")
+            .arg(flag)
+            .arg(w.ctx().join(name))
+            .arg("-C")
+            .arg(&tree)
+            .arg("pkg")
+            .status()
+            .unwrap();
+        assert!(st.success(), "tar {flag}");
+    }
     let out = w.build_fs(
         "FROM localhost/busybox AS build\n\
          COPY --chown=1:1 app /out/\n\
@@ -213,6 +228,9 @@ fn multi_stage_from_link_and_add_archives() {
          COPY --from=1 /only /from-index\n\
          COPY --link app/main /linked/main\n\
          ADD pkg.tar.gz /opt/\n\
+         ADD pkg.tar.bz2 /bz2/\n\
+         ADD pkg.tar.xz /xz/\n\
+         ADD pkg.tar /plain/\n\
          COPY copied.tar.gz /opt/\n",
         &[],
     );
@@ -234,4 +252,64 @@ fn multi_stage_from_link_and_add_archives() {
         "COPY does not extract"
     );
     assert!(out.join("bin/busybox").is_file());
+}
+
+/// A one-file HTTP server on 127.0.0.1 for ADD URL tests; serves `body` for
+/// every request, with a fixed Last-Modified.
+fn serve(body: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Tue, 15 Nov 1994 08:12:31 GMT\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn add_url_with_checksum() {
+    if !build_support::ready("add_url_with_checksum") {
+        return;
+    }
+    let w = World::new();
+    let base = serve(b"remote content\n");
+    use sha2::Digest as _;
+    let sum = hex::encode(sha2::Sha256::digest(b"remote content\n"));
+    let out = w.build_fs(
+        &format!(
+            "FROM localhost/busybox\nADD {base}/files/page.txt /srv/\nADD --checksum=sha256:{sum} {base}/x/y.bin /checked\n"
+        ),
+        &[],
+    );
+    assert_eq!(read(&out.join("srv/page.txt")), "remote content\n");
+    assert_eq!(
+        stat(&out.join("srv/page.txt")).0,
+        0o600,
+        "downloads are 0600"
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        fs::metadata(out.join("srv/page.txt")).unwrap().mtime(),
+        784887151,
+        "Last-Modified kept"
+    );
+    assert_eq!(read(&out.join("checked")), "remote content\n");
+    let bad = "0".repeat(64);
+    let err = w.build_fails(
+        &format!("FROM localhost/busybox\nADD --checksum=sha256:{bad} {base}/z /z\n"),
+        &[],
+    );
+    assert!(err.contains("does not match --checksum"), "{err}");
+    let err = w.build_fails(&format!("FROM localhost/busybox\nCOPY {base}/z /z\n"), &[]);
+    assert!(err.contains("use ADD"), "{err}");
 }

@@ -119,6 +119,26 @@ fn sees_content_mode_names_and_link_targets() {
 }
 
 #[test]
+fn non_utf8_names_are_read_and_kept_apart() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(d.path().join("dir")).expect("mkdir");
+    fs::write(d.path().join("dir").join(OsStr::from_bytes(b"a\xff")), "x").expect("write");
+    let first = hash(d.path(), &["dir"]);
+    fs::rename(
+        d.path().join("dir").join(OsStr::from_bytes(b"a\xff")),
+        d.path().join("dir").join(OsStr::from_bytes(b"a\xfe")),
+    )
+    .expect("rename");
+    assert_ne!(
+        hash(d.path(), &["dir"]),
+        first,
+        "renamed non-UTF-8 file, same hash"
+    );
+}
+
+#[test]
 fn ownership_as_written() {
     let d = tempfile::tempdir().expect("tempdir");
     tree(d.path());
@@ -183,7 +203,24 @@ fn bad_sources_are_errors_naming_them() {
     assert!(e.contains("*.none"), "{e}");
     // A symlinked source resolves inside the context, never to the host.
     std::os::unix::fs::symlink("/src", d.path().join("abs")).expect("ln");
-    assert_eq!(hash(d.path(), &["abs"]), hash(d.path(), &["src"]));
+    let through_link = hash(d.path(), &["abs"]);
+    fs::write(d.path().join("src/a.c"), "changed through the link").expect("w");
+    assert_ne!(
+        hash(d.path(), &["abs"]),
+        through_link,
+        "link target not read"
+    );
+    // A wildcard match that is a symlink is read through it as well, but
+    // keeps its own name in the hash (it names what is written).
+    std::os::unix::fs::symlink("top.txt", d.path().join("alias.txt")).expect("ln");
+    let alias = hash(d.path(), &["alias.*"]);
+    assert_ne!(alias, hash(d.path(), &["top.*"]));
+    fs::write(d.path().join("top.txt"), "new top").expect("w");
+    assert_ne!(
+        hash(d.path(), &["alias.*"]),
+        alias,
+        "wildcard link target not read"
+    );
     std::os::unix::fs::symlink("/etc", d.path().join("etc-link")).expect("ln");
     let e = try_hash(d.path(), &["etc-link/passwd"], &[]).expect_err("confined");
     assert!(e.contains("etc-link/passwd"), "{e}");

@@ -7,7 +7,7 @@
 mod cache_support;
 
 use cache_support::{key, put_step};
-use rbuild::cache::export::{export_local, import_local};
+use rbuild::cache::export::{export_build, export_local, import_local};
 use rbuild::cache::{parse_cache_option, Cache, CacheExportMode, CacheOption};
 use rbuild::image::Digest;
 use rbuild::store::Store;
@@ -77,6 +77,30 @@ fn export_then_import_into_a_fresh_store_hits_everything() {
     let cache = Cache::open(&store).expect("cache");
     assert!(cache.lookup(&keys[4]).expect("lookup").is_some());
     assert!(cache.lookup(&key("exp", 99)).expect("lookup").is_none());
+}
+
+#[test]
+fn mode_min_exports_the_target_and_max_everything_used() {
+    let a = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(a.path()).expect("store");
+    let cache = Cache::open(&store).expect("cache");
+    let keys: Vec<_> = (0..4).map(|i| key("mode", i)).collect();
+    for (i, k) in keys.iter().enumerate() {
+        put_step(&cache, k, &format!("mode {i}"));
+    }
+    assert_eq!(cache.used_keys(), keys);
+    let min = tempfile::tempdir().expect("tempdir");
+    let r = export_build(&cache, min.path(), CacheExportMode::Min, &keys[2..]).expect("export");
+    assert_eq!(r.records, 2);
+    let max = tempfile::tempdir().expect("tempdir");
+    let r = export_build(&cache, max.path(), CacheExportMode::Max, &keys[2..]).expect("export");
+    assert_eq!(r.records, 4);
+    let imported = import_local(min.path()).expect("import");
+    let mut got: Vec<_> = imported.keys().cloned().collect();
+    got.sort();
+    let mut want = keys[2..].to_vec();
+    want.sort();
+    assert_eq!(got, want);
 }
 
 #[test]

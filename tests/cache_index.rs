@@ -124,17 +124,29 @@ fn two_processes_put_at_once() {
 fn kill_9_mid_write_leaves_a_readable_index() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(Store::open(dir.path()).expect("create store"));
+    let records_dir = dir.path().join(rbuild::cache::index::RECORDS_DIR);
+    let count = || {
+        std::fs::read_dir(&records_dir)
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
     for round in 0..8u64 {
+        let before = count();
         let mut child = spawn_putter(dir.path(), "crash", None);
-        // Varying delays land the kill at different points of a put.
-        std::thread::sleep(Duration::from_millis(150 + (round * 37) % 200));
+        // Wait until the writer is busy (a record more than before, or it
+        // replaced one: the count saturates at 50 keys), then let varying
+        // delays land the kill at different points of a put.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while count() <= before && before < 50 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis((round * 37) % 120));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
     }
     let store = Store::open(dir.path()).expect("store");
     let cache = Cache::open(&store).expect("cache");
-    let dir_path = dir.path().join(rbuild::cache::index::RECORDS_DIR);
-    let files = std::fs::read_dir(&dir_path).expect("records dir").count();
+    let files = count();
     let records = cache.list().expect("list");
     assert!(!records.is_empty(), "the writer never got to put anything");
     assert_eq!(records.len(), files, "a record file is not whole JSON");

@@ -88,9 +88,29 @@ fn default_keeps_image_results_and_all_removes_them() {
     store
         .put_image(&hit.config, hit.layers.clone(), &[name])
         .expect("image");
+    // A metadata step after it (same layers, other config) is in use too.
+    let mut later_config = hit.config.clone();
+    later_config.set_author(Some("a metadata step".into()));
+    cache
+        .put(
+            &key("img", 2),
+            &rbuild::cache::StepResult {
+                config: &later_config,
+                layers: hit.record.layers.clone(),
+                new_layer: false,
+                description: "USER nobody".into(),
+            },
+        )
+        .expect("put");
+    let du = rbuild::cache::disk_usage(&cache).expect("df");
+    assert_eq!((du.cache.total, du.cache.active), (3, 2));
+    assert_eq!((du.images.total, du.images.active), (1, 1));
+    assert_eq!(du.images.reclaimable, 0);
+    assert!(du.cache.reclaimable > 0 && du.cache.reclaimable < du.cache.size);
     let report = prune(&cache, &PruneOptions::default()).expect("prune");
     assert_eq!(report.removed.len(), 1);
-    assert_eq!(cache.list().expect("list")[0].key, final_step.key);
+    assert_eq!(report.removed[0].key, key("img", 0));
+    assert_eq!(cache.list().expect("list").len(), 2);
     let report = prune(
         &cache,
         &PruneOptions {
@@ -99,13 +119,44 @@ fn default_keeps_image_results_and_all_removes_them() {
         },
     )
     .expect("prune");
-    assert_eq!(report.removed.len(), 1);
+    assert_eq!(report.removed.len(), 2);
     assert!(cache.list().expect("list").is_empty());
     // The image keeps its blobs.
     store
         .resolve("localhost/pruned:1")
         .expect("image still there");
     assert!(store.has_blob(&final_step.layers[0].digest));
+}
+
+#[test]
+fn a_corrupt_record_blocks_gc_until_prune_removes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("store");
+    let cache = Cache::open(&store).expect("cache");
+    let good = put_step(&cache, &key("bad", 0), "good");
+    let junk = dir
+        .path()
+        .join(RECORDS_DIR)
+        .join(format!("{}.json", "0".repeat(64)));
+    std::fs::write(&junk, b"{ not json").expect("write junk");
+    let e = store
+        .gc()
+        .expect_err("gc must not guess what a broken root protects");
+    assert!(e.to_string().contains(&"0".repeat(64)), "{e}");
+    assert_eq!(
+        cache.list().expect("list").len(),
+        1,
+        "the good record is still listed"
+    );
+    let report = prune(&cache, &PruneOptions::default()).expect("prune");
+    assert_eq!(report.unreadable_removed, 1);
+    assert!(report.gc_ran);
+    assert!(
+        !report.removed.is_empty(),
+        "the dangling good record goes too"
+    );
+    assert!(!junk.exists());
+    assert!(!store.has_blob(&good.config));
 }
 
 fn rbuild(root: &Path, args: &[&str]) -> (bool, String) {

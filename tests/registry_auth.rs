@@ -146,14 +146,19 @@ fn tls_basic_auth_login_push_pull_logout() {
         .unwrap();
     assert!(push.status.success(), "{}", text(&push));
     assert!(!text(&push).contains(PASS));
+    // With debug logging on, neither the password nor its base64 form shows.
     let pull = rb("s2")
-        .args(["pull", "--cert-dir", ca, &image])
+        .args(["-D", "pull", "--cert-dir", ca, &image])
         .output()
         .unwrap();
     assert!(pull.status.success(), "{}", text(&pull));
     assert!(!text(&pull).contains(PASS));
+    assert!(!text(&pull).contains(auth), "basic auth header leaked");
     assert_not_in_tree(&t.path().join("s1"), PASS);
     assert_not_in_tree(&t.path().join("s2"), PASS);
+    // --tls-verify=false: no CA needed (verification off for this registry).
+    run(rb("s2b").args(["pull", "-q", "--tls-verify=false", &image]));
+    run(rb("s2c").args(["pull", "-q", "--insecure-registry", &host, &image]));
 
     // Logout removes the entry; pulling is refused again.
     run(rb("s3").args(["logout", &host]));
@@ -162,34 +167,54 @@ fn tls_basic_auth_login_push_pull_logout() {
     let err = run_fail(rb("s3").args(["pull", "--cert-dir", ca, &image]));
     assert!(err.contains("authentication required or denied"), "{err}");
 
-    // A credential helper (credHelpers) is used like docker's.
+    // A docker-credential-* helper (a stateful fake, like `pass`/`secretservice`):
+    // credsStore for login/get/logout, then credHelpers for one registry.
     let bin = t.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
+    let vault = t.path().join("vault.json");
     let helper = bin.join("docker-credential-rbtest");
     std::fs::write(
         &helper,
         format!(
-            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\ncat >/dev/null\necho '{{\"ServerURL\":\"{host}\",\"Username\":\"{USER}\",\"Secret\":\"{PASS}\"}}'\n"
+            "#!/bin/sh\nV={}\ncase \"$1\" in\n  store) cat > \"$V\" ;;\n  get) cat >/dev/null; if [ -f \"$V\" ]; then cat \"$V\"; else echo 'credentials not found in native keychain'; exit 1; fi ;;\n  erase) cat >/dev/null; rm -f \"$V\" ;;\n  *) exit 1 ;;\nesac\n",
+            vault.display()
         ),
     )
     .unwrap();
     run(Command::new("chmod").arg("755").arg(&helper));
-    std::fs::write(
-        cfg.join("config.json"),
-        format!("{{\"credHelpers\":{{\"{host}\":\"rbtest\"}}}}"),
-    )
-    .unwrap();
     let path = format!(
         "{}:{}",
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = rb("s4")
-        .env("PATH", path)
-        .args(["pull", "--cert-dir", ca, &image])
-        .output()
-        .unwrap();
+    let with_helper = |store: &str| {
+        let mut c = rb(store);
+        c.env("PATH", &path);
+        c
+    };
+    std::fs::write(cfg.join("config.json"), r#"{"credsStore":"rbtest"}"#).unwrap();
+    let out = login(&mut with_helper("s4"), &host, PASS, &["--cert-dir", ca]);
     assert!(out.status.success(), "{}", text(&out));
+    assert!(std::fs::read_to_string(&vault).unwrap().contains(PASS));
+    let conf = std::fs::read_to_string(cfg.join("config.json")).unwrap();
+    assert!(!conf.contains(PASS) && !conf.contains(auth), "{conf}");
+    run(with_helper("s4").args(["pull", "-q", "--cert-dir", ca, &image]));
+    run(with_helper("s4").args(["logout", &host]));
+    assert!(!vault.exists(), "logout erases through the helper");
+    let err = run_fail(with_helper("s5").args(["pull", "--cert-dir", ca, &image]));
+    assert!(err.contains("authentication required or denied"), "{err}");
+
+    std::fs::write(
+        &vault,
+        format!(r#"{{"ServerURL":"{host}","Username":"{USER}","Secret":"{PASS}"}}"#),
+    )
+    .unwrap();
+    std::fs::write(
+        cfg.join("config.json"),
+        format!(r#"{{"credHelpers":{{"{host}":"rbtest"}}}}"#),
+    )
+    .unwrap();
+    run(with_helper("s6").args(["pull", "-q", "--cert-dir", ca, &image]));
 }
 
 /// A token issuer for distribution's `auth: token`: checks Basic

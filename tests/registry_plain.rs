@@ -251,6 +251,13 @@ fn multi_platform_index_honours_platform() {
         &index,
     );
     let name = format!("{host}/multi/bb:multi");
+    let index_digest = run(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{name}"),
+    ]));
+    let index_digest = rbuild::image::Digest::of_bytes(index_digest.as_bytes()).to_string();
     run(env
         .rb("a")
         .args(["pull", "--platform", "linux/arm64", &name]));
@@ -259,6 +266,20 @@ fn multi_platform_index_honours_platform() {
         .rb("b")
         .args(["pull", "--platform", "linux/amd64", &name]));
     assert!(images_digests(&mut env.rb("b")).contains(&amd));
+    // Pulling by the index digest picks the platform from the index too.
+    let by_index = format!("{host}/multi/bb@{index_digest}");
+    run(env
+        .rb("b2")
+        .args(["pull", "--platform", "linux/arm64", &by_index]));
+    assert!(images_digests(&mut env.rb("b2")).contains(&arm));
+    // ...and, with everything stored, without the registry.
+    run(env.rb("b2").args([
+        "pull",
+        "--platform",
+        "linux/arm64",
+        "--tls-verify=false",
+        &by_index,
+    ]));
     let err = run_fail(
         env.rb("c")
             .args(["pull", "--platform", "linux/s390x", &name]),
@@ -268,6 +289,15 @@ fn multi_platform_index_honours_platform() {
         "{err}"
     );
     assert!(run(env.rb("c").args(["images", "-q"])).trim().is_empty());
+    // A single-platform image must match an explicit --platform.
+    let err = run_fail(env.rb("d").args([
+        "pull",
+        "--platform",
+        "linux/s390x",
+        &format!("{host}/multi/bb:amd64"),
+    ]));
+    assert!(err.contains("no image for platform linux/s390x"), "{err}");
+    assert!(run(env.rb("d").args(["images", "-q"])).trim().is_empty());
 }
 
 #[test]
@@ -285,6 +315,14 @@ fn chunked_push_and_catalog_search() {
         "bb:1",
         &format!("{host}/chunk/bb:1"),
     ]));
+    // The 1.2 MB busybox layer went up in more than one PATCH of 1 MiB.
+    let patches = env
+        .reg
+        .log()
+        .lines()
+        .filter(|l| l.contains("\"PATCH /v2/chunk/bb/blobs/uploads/"))
+        .count();
+    assert!(patches >= 2, "chunked upload used {patches} PATCH requests");
     run(env.rb("s2").args(["pull", &format!("{host}/chunk/bb:1")]));
     assert!(images_digests(&mut env.rb("s2")).contains(d.trim()));
     // Same blobs to another repository: mounted or found, not uploaded again.
@@ -370,6 +408,18 @@ fn bad_cases_fail_clearly_and_store_nothing() {
         "{err}"
     );
     assert_nothing_stored(&env.store("e3"), None);
+    drop(proxy);
+
+    let proxy = Proxy::start(env.reg.port, Damage::Schema1Manifests);
+    let err = run_fail(
+        env.rb("e5")
+            .args(["pull", &format!("{}/bad/bb:1", proxy.host())]),
+    );
+    assert!(
+        err.contains("schema 1") && err.contains("not supported"),
+        "{err}"
+    );
+    assert_nothing_stored(&env.store("e5"), None);
     drop(proxy);
 
     let proxy = Proxy::start(env.reg.port, Damage::KillRegistryMidBlob(env.reg.pid()));

@@ -250,3 +250,115 @@ fn named_volume_is_seeded_and_persists() {
     assert!(env.ok(&["volume", "ls", "-q"]).contains("store1"));
     env.ok(&["volume", "rm", "store1"]);
 }
+
+#[test]
+fn stdin_streams_with_i_and_logs_follow_until_exit() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let mut child = env
+        .cmd()
+        .args([
+            "run",
+            "-i",
+            "--rm",
+            "bb:1",
+            "sh",
+            "-c",
+            "while read l; do echo got-$l; done",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run -i");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"one\ntwo\n").expect("write");
+    }
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got-one\ngot-two\n");
+
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "bb:1",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo tick-$i; sleep 0.2; done",
+    ]);
+    let followed = env.ok(&["logs", "-f", "-t", "ticker"]);
+    let lines: Vec<&str> = followed.lines().collect();
+    assert_eq!(lines.len(), 3, "{followed}");
+    assert!(lines.iter().all(|l| l.contains("Z tick-")), "{followed}");
+    assert_eq!(env.ok(&["logs", "--tail", "1", "ticker"]), "tick-3\n");
+}
+
+#[test]
+fn image_stopsignal_is_what_stop_sends() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("sig:1", &[], &["STOPSIGNAL SIGUSR1", "CMD [\"sh\"]"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "sig",
+        "sig:1",
+        "sh",
+        "-c",
+        "trap 'echo got-usr1; exit 42' USR1; while :; do sleep 0.1; done",
+    ]);
+    assert_eq!(
+        env.ok(&["inspect", "-f", "{{.Config.StopSignal}}", "sig"])
+            .trim(),
+        "SIGUSR1"
+    );
+    env.ok(&["stop", "sig"]);
+    assert_eq!(
+        env.ok(&["inspect", "-f", "{{.State.ExitCode}}", "sig"])
+            .trim(),
+        "42"
+    );
+    assert!(env.ok(&["logs", "sig"]).contains("got-usr1"));
+}
+
+#[test]
+fn foreground_run_forwards_sigint_to_the_container() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let mut child = env
+        .cmd()
+        .args(["run", "--name", "fg", "bb:1", "sleep", "100"])
+        .spawn()
+        .expect("run");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !env.ok(&["ps", "--format", "{{.Names}}"]).contains("fg") {
+        assert!(std::time::Instant::now() < deadline, "container never ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "sleep killed by the forwarded SIGINT"
+    );
+    assert_eq!(
+        env.ok(&["inspect", "-f", "{{.State.ExitCode}}", "fg"])
+            .trim(),
+        "130"
+    );
+}

@@ -132,3 +132,49 @@ fn detach_keys_leave_the_container_running() {
     assert!(ps.contains("det running"), "{ps}");
     env.ok(&["rm", "-f", "det"]);
 }
+
+#[test]
+fn exec_it_gets_a_shell_that_sees_the_env() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "-e",
+        "MYSQL_USER=user1",
+        "bb:1",
+        "sleep",
+        "300",
+    ]);
+    let (mut term, mut child) = Term::spawn(&env, &["exec", "-it", "svc", "sh"]);
+    term.send(b"[ -t 1 ] && echo got-$MYSQL_USER-$((2*3))\r");
+    term.expect("got-user1-6");
+    term.send(b"exit 5\r");
+    assert_eq!(wait_exit(&mut child), 5);
+    env.ok(&["rm", "-f", "svc"]);
+}
+
+#[test]
+fn start_ai_reattaches_a_tty_container() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let (mut term, mut child) = Term::spawn(&env, &["run", "-it", "--name", "again", "bb:1", "sh"]);
+    term.send(b"echo first-$((1+1))\r");
+    term.expect("first-2");
+    term.send(b"exit 3\r");
+    assert_eq!(wait_exit(&mut child), 3);
+    let (mut term, mut child) = Term::spawn(&env, &["start", "-ai", "again"]);
+    term.send(b"echo second-$((2+2))\r");
+    term.expect("second-4");
+    term.send(b"exit 4\r");
+    assert_eq!(wait_exit(&mut child), 4);
+    env.ok(&["rm", "again"]);
+}

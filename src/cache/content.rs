@@ -10,7 +10,8 @@
 //! is needed. A [`MetadataRecord`] lets unchanged files skip the read.
 //! Symlinks inside a selected directory are hashed as links (COPY writes
 //! them as links); a symlinked *source path* is resolved inside the root.
-//! xattrs are not part of the hash (see the module's README note in mod.rs).
+//! Not hashed yet: xattrs and hardlink grouping (a change of only those is a
+//! stale hit). Non-UTF-8 names are read and kept distinct (escaped).
 
 use super::metadata::{FileStamp, MetadataRecord};
 use super::CacheError;
@@ -93,7 +94,9 @@ enum Kind {
 
 #[derive(Debug)]
 struct Entry {
-    /// Root-relative path (the metadata record's key).
+    /// Where to read it.
+    full: PathBuf,
+    /// Root-relative path as text (the metadata record's key).
     root_rel: String,
     /// What the hash says: `<matched source>\0<path under it>`.
     label: String,
@@ -116,15 +119,15 @@ pub fn hash_selection(
     };
     let mut entries = Vec::new();
     for src in &sel.sources {
-        for matched in expand_source(sel, src)? {
+        for (label, matched) in expand_source(sel, src)? {
             let start = entries.len();
-            walk(sel, exclude.as_ref(), &matched, &mut entries)?;
+            walk(sel, exclude.as_ref(), &label, &matched, &mut entries)?;
             if entries.len() == start {
                 log::debug!("source {matched:?} selects nothing after exclusions");
             }
         }
     }
-    let digests = digest_files(sel.root, &entries, record)?;
+    let digests = digest_files(&entries, record)?;
     let mut stats = digests.1;
     stats.entries = entries.len();
     let mut h = Sha256::new();
@@ -153,8 +156,11 @@ pub fn hash_selection(
 }
 
 /// The root-relative paths a source names: itself, or its wildcard matches
-/// (sorted). Errors name the source when nothing exists or it is ignored.
-fn expand_source(sel: &Selection, src: &str) -> Result<Vec<String>, CacheError> {
+/// (sorted), each as (name as selected, path with symlinks resolved inside
+/// the root). The name goes into the hash (it names what is written); the
+/// resolved path is what is read. Errors name the source when nothing
+/// exists or it is ignored.
+fn expand_source(sel: &Selection, src: &str) -> Result<Vec<(String, String)>, CacheError> {
     let cleaned = clean_path(src.trim_start_matches('/'));
     if cleaned == ".." || cleaned.starts_with("../") {
         return Err(CacheError::Source(format!(
@@ -173,7 +179,7 @@ fn expand_source(sel: &Selection, src: &str) -> Result<Vec<String>, CacheError> 
                 "{src}: excluded by .dockerignore; remove it from .dockerignore to copy it"
             )));
         }
-        return Ok(vec![resolved]);
+        return Ok(vec![(cleaned, resolved)]);
     }
     // Walk from the longest wildcard-free directory prefix.
     let parts: Vec<&str> = cleaned.split('/').collect();
@@ -191,7 +197,12 @@ fn expand_source(sel: &Selection, src: &str) -> Result<Vec<String>, CacheError> 
         )));
     }
     out.sort();
-    Ok(out)
+    out.into_iter()
+        .map(|m| {
+            let resolved = resolve_in_root(sel.root, &m)?;
+            Ok((m, resolved))
+        })
+        .collect()
 }
 
 fn collect_matches(
@@ -278,35 +289,36 @@ pub fn resolve_in_root(root: &Path, rel: &str) -> Result<String, CacheError> {
 fn walk(
     sel: &Selection,
     exclude: Option<&DockerIgnore>,
+    label: &str,
     matched: &str,
     out: &mut Vec<Entry>,
 ) -> Result<(), CacheError> {
     let full = sel.root.join(matched);
     let meta = fs::symlink_metadata(&full).map_err(|e| CacheError::io(&full, e))?;
     if !meta.is_dir() {
-        let name = matched.rsplit('/').next().unwrap_or(matched);
+        let name = label.rsplit('/').next().unwrap_or(label);
         if exclude.is_some_and(|x| x.is_excluded(name)) {
             return Ok(());
         }
-        out.push(entry(&full, matched, format!("{matched}\0{name}"), meta)?);
+        out.push(entry(&full, matched, format!("{label}\0{name}"), meta)?);
         return Ok(());
     }
-    out.push(entry(&full, matched, format!("{matched}\0."), meta)?);
-    walk_dir(sel, exclude, matched, "", out)
+    out.push(entry(&full, matched, format!("{label}\0."), meta)?);
+    walk_dir(sel, exclude, label, matched, ("", &full), out)
 }
 
 fn walk_dir(
     sel: &Selection,
     exclude: Option<&DockerIgnore>,
+    label: &str,
     matched: &str,
-    sub: &str,
+    (sub, dir): (&str, &Path),
     out: &mut Vec<Entry>,
 ) -> Result<(), CacheError> {
-    let dir = sel.root.join(matched).join(sub);
     let mut names: Vec<(String, fs::DirEntry)> = Vec::new();
-    for e in fs::read_dir(&dir).map_err(|e| CacheError::io(&dir, e))? {
-        let e = e.map_err(|e| CacheError::io(&dir, e))?;
-        names.push((e.file_name().to_string_lossy().into_owned(), e));
+    for e in fs::read_dir(dir).map_err(|e| CacheError::io(dir, e))? {
+        let e = e.map_err(|e| CacheError::io(dir, e))?;
+        names.push((name_text(&e.file_name()), e));
     }
     names.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, dirent) in names {
@@ -320,7 +332,7 @@ fn walk_dir(
         } else {
             format!("{matched}/{sub_rel}")
         };
-        let full = sel.root.join(&root_rel);
+        let full = dirent.path();
         // fstatat on the open directory: no full path walk per file.
         let meta = dirent.metadata().map_err(|e| CacheError::io(&full, e))?;
         let ignored = sel.ignore.is_some_and(|i| i.is_excluded(&root_rel))
@@ -331,7 +343,7 @@ fn walk_dir(
                 .is_some_and(|i| i.dir_may_contain_included(&root_rel))
                 || exclude.is_some_and(|x| x.dir_may_contain_included(&sub_rel));
             if meta.is_dir() && may_hold {
-                walk_dir(sel, exclude, matched, &sub_rel, out)?;
+                walk_dir(sel, exclude, label, matched, (&sub_rel, &full), out)?;
             }
             continue;
         }
@@ -339,14 +351,26 @@ fn walk_dir(
         out.push(entry(
             &full,
             &root_rel,
-            format!("{matched}\0{sub_rel}"),
+            format!("{label}\0{sub_rel}"),
             meta,
         )?);
         if is_dir {
-            walk_dir(sel, exclude, matched, &sub_rel, out)?;
+            walk_dir(sel, exclude, label, matched, (&sub_rel, &full), out)?;
         }
     }
     Ok(())
+}
+
+/// A file name as text: itself when UTF-8, else its bytes escaped after a
+/// NUL (which no real name contains), so distinct names never collide.
+fn name_text(name: &std::ffi::OsStr) -> String {
+    match name.to_str() {
+        Some(s) => s.to_string(),
+        None => {
+            use std::os::unix::ffi::OsStrExt;
+            format!("\0{}", name.as_bytes().escape_ascii())
+        }
+    }
 }
 
 fn entry(
@@ -375,6 +399,7 @@ fn entry(
         )));
     };
     Ok(Entry {
+        full: full.to_path_buf(),
         root_rel: root_rel.to_string(),
         label,
         kind,
@@ -388,7 +413,6 @@ type FileDigest = (usize, String, u64);
 /// Content digests (hex) of the regular files among `entries`, in order,
 /// read on all cores; unchanged files come from `record`.
 fn digest_files(
-    root: &Path,
     entries: &[Entry],
     record: &MetadataRecord,
 ) -> Result<(Vec<Option<String>>, HashStats), CacheError> {
@@ -422,8 +446,7 @@ fn digest_files(
                         let n = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&i) = todo.get(n) else { break };
                         let e = &entries[i];
-                        let path = root.join(&e.root_rel);
-                        let (hex, read) = hash_file(&path, &mut buf)?;
+                        let (hex, read) = hash_file(&e.full, &mut buf)?;
                         if read == e.meta.size() {
                             record.remember(&e.root_rel, FileStamp::of(&e.meta), &hex);
                         }

@@ -14,8 +14,8 @@
 //! on one machine hits on another. Exporting into an existing layout merges
 //! (new records win). Import reads the records; blobs are copied (and
 //! verified against their digests) into the store only on a hit.
-//! Which keys to export (mode=min: the final image's steps; max: all steps)
-//! is the caller's choice; this module writes what it is given.
+//! [`export_build`] picks the keys by mode (min: the final stage's steps,
+//! which the caller names; max: every step the build used).
 
 use super::index::{Cache, CacheRecord};
 use super::{CacheError, CacheKey};
@@ -196,6 +196,26 @@ pub fn export_local(
     write_file_atomic(dest, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     write_file_atomic(dest, "index.json", &canonical_json(&index)?)?;
     Ok(report)
+}
+
+/// `--cache-to` after a build: `mode=min` exports `target_keys` (the steps
+/// of the final stage, as the executor knows them); `mode=max` also every
+/// other key this build hit or recorded ([`Cache::used_keys`]).
+pub fn export_build(
+    cache: &Cache,
+    dest: &Path,
+    mode: CacheExportMode,
+    target_keys: &[CacheKey],
+) -> Result<ExportReport, CacheError> {
+    let mut keys = target_keys.to_vec();
+    if mode == CacheExportMode::Max {
+        for k in cache.used_keys() {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    export_local(cache, dest, &keys)
 }
 
 /// An imported cache (`--cache-from type=local,src=DIR`).

@@ -135,6 +135,8 @@ pub struct Cache<'s> {
     store: &'s Store,
     dir: PathBuf,
     imports: Vec<ImportedCache>,
+    /// Keys hit or put through this value, in order (for `mode=max` export).
+    used: std::sync::Mutex<Vec<CacheKey>>,
 }
 
 fn now_secs() -> u64 {
@@ -153,6 +155,7 @@ impl<'s> Cache<'s> {
             store,
             dir,
             imports: Vec::new(),
+            used: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -164,6 +167,19 @@ impl<'s> Cache<'s> {
     /// are tried there, and a hit copies its blobs into the store.
     pub fn add_import(&mut self, imported: ImportedCache) {
         self.imports.push(imported);
+    }
+
+    /// Every key this build hit or recorded, first use first, no repeats.
+    pub fn used_keys(&self) -> Vec<CacheKey> {
+        self.used.lock().map(|u| u.clone()).unwrap_or_default()
+    }
+
+    fn mark_used(&self, key: &CacheKey) {
+        if let Ok(mut u) = self.used.lock() {
+            if !u.contains(key) {
+                u.push(key.clone());
+            }
+        }
     }
 
     fn record_path(&self, key: &CacheKey) -> PathBuf {
@@ -184,6 +200,7 @@ impl<'s> Cache<'s> {
                 if let Ok(f) = std::fs::File::options().write(true).open(&path) {
                     let _ = f.set_modified(SystemTime::now());
                 }
+                self.mark_used(key);
                 return Ok(Some(hit));
             }
         }
@@ -192,6 +209,7 @@ impl<'s> Cache<'s> {
                 imp.copy_blobs_into(self.store, &rec)?;
                 self.write_record(&rec)?;
                 if let Some(hit) = self.complete(rec)? {
+                    self.mark_used(key);
                     return Ok(Some(hit));
                 }
             }
@@ -232,6 +250,7 @@ impl<'s> Cache<'s> {
         })?;
         let rec = new_record(key, config, desc.size(), result);
         self.write_record(&rec)?;
+        self.mark_used(key);
         Ok(rec)
     }
 
@@ -263,6 +282,26 @@ impl<'s> Cache<'s> {
         }
         out.sort_by(|a, b| (a.last_used, a.key.hex()).cmp(&(b.last_used, b.key.hex())));
         Ok(out)
+    }
+
+    /// Deletes record files that do not parse (a disk that lied; this code
+    /// writes records atomically). Store gc refuses to run past them, since
+    /// it cannot tell what they protect. Returns how many went.
+    pub fn remove_unreadable(&self) -> Result<usize, CacheError> {
+        let mut removed = 0;
+        let rd = std::fs::read_dir(&self.dir).map_err(|e| CacheError::io(&self.dir, e))?;
+        for entry in rd.flatten() {
+            let path = entry.path();
+            if path.extension() != Some(std::ffi::OsStr::new("json")) {
+                continue;
+            }
+            if matches!(read_record(&path), Err(CacheError::Json { .. })) {
+                log::warn!("{}: removing unreadable cache record", path.display());
+                std::fs::remove_file(&path).map_err(|e| CacheError::io(&path, e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Deletes a record (its blobs go at the next store gc).

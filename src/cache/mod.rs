@@ -2,7 +2,7 @@
 //! from its content inputs ([`key`], [`content`]); the [`Cache`] maps keys to
 //! the step's result (the image config after the step and its layers, whose
 //! blobs stay in the [`Store`](crate::store::Store)) and survives restarts
-//! and concurrent builds ([`index`]). [`prune`] removes records (LRU, age,
+//! and concurrent builds ([`index`]). [`mod@prune`] removes records (LRU, age,
 //! all) and reports disk usage; [`export`] writes and reads caches as OCI
 //! image layouts (`--cache-to` / `--cache-from type=local`).
 //!
@@ -20,8 +20,10 @@
 //!    blobs, then `cache.put(&key, &StepResult { .. })`.
 //! 4. After the build: `record.save(store)` on the context's
 //!    [`MetadataRecord`], so unchanged files are not read again next time.
-//! 5. `--cache-to`/`--cache-from`: [`parse_cache_option`],
-//!    [`export::export_local`], [`export::import_local`] + [`Cache::add_import`].
+//! 5. `--cache-from`: [`parse_cache_option`], then [`export::import_local`]
+//!    and [`Cache::add_import`] before the build; `--cache-to` after it:
+//!    [`export::export_build`] with the final stage's keys (mode=max adds
+//!    every key the build used, [`Cache::used_keys`]).
 //!
 //! It does not run steps, resolve images, or print progress.
 

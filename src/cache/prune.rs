@@ -11,8 +11,9 @@ use crate::image::Digest;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// What to prune. With no filter and no `all`, removes records whose result
-/// is not an image in the store (BuildKit's "dangling" cache).
+/// What to prune. Without `all`, records an image in the store uses (its
+/// config is the record's, or the record's top layer is one of its layers)
+/// are kept: only "dangling" cache goes, as in `docker builder prune`.
 #[derive(Clone, Debug, Default)]
 pub struct PruneOptions {
     /// Also records whose result is a stored image's config.
@@ -31,17 +32,14 @@ pub struct PruneReport {
     /// Bytes the store's gc freed (0 when another process held the store).
     pub bytes_freed: u64,
     pub gc_ran: bool,
+    /// Record files that did not parse and were deleted.
+    pub unreadable_removed: usize,
 }
 
 /// Prunes the cache as `opts` says.
 pub fn prune(cache: &Cache, opts: &PruneOptions) -> Result<PruneReport, CacheError> {
     let records = cache.list()?; // oldest use first
-    let image_configs: HashSet<Digest> = cache
-        .store()
-        .list()?
-        .into_iter()
-        .map(|img| img.id)
-        .collect();
+    let images = ImageBlobs::of(&cache.store().list()?);
     let now = now_secs();
     let mut doomed: Vec<&CacheRecord> = Vec::new();
     if let Some(limit) = opts.keep_storage {
@@ -70,7 +68,7 @@ pub fn prune(cache: &Cache, opts: &PruneOptions) -> Result<PruneReport, CacheErr
         }
     } else {
         for r in &records {
-            if !opts.all && image_configs.contains(&r.config) {
+            if !opts.all && images.uses(r) {
                 continue;
             }
             if let Some(age) = opts.until {
@@ -87,6 +85,7 @@ pub fn prune(cache: &Cache, opts: &PruneOptions) -> Result<PruneReport, CacheErr
             report.removed.push(r.clone());
         }
     }
+    report.unreadable_removed = cache.remove_unreadable()?;
     let gc = cache.store().gc()?;
     report.bytes_freed = gc.bytes_freed;
     report.gc_ran = gc.ran;
@@ -138,24 +137,64 @@ pub struct DiskUsage {
     pub cache: UsageLine,
 }
 
-/// Measures the store: images (config + layers, shared layers once), layer
-/// blobs (used by images or only by the cache), and the cache records.
+/// The blobs of the stored images, to tell which cache records they use.
+struct ImageBlobs {
+    configs: HashSet<Digest>,
+    layers: HashSet<Digest>,
+}
+
+impl ImageBlobs {
+    fn of(images: &[crate::store::ImageRecord]) -> ImageBlobs {
+        ImageBlobs {
+            configs: images.iter().map(|i| i.id.clone()).collect(),
+            layers: images
+                .iter()
+                .flat_map(|i| i.manifest.layers().iter())
+                .filter_map(|l| Digest::from_oci(l.digest()).ok())
+                .collect(),
+        }
+    }
+
+    fn uses(&self, r: &CacheRecord) -> bool {
+        self.configs.contains(&r.config)
+            || r.layers
+                .last()
+                .is_some_and(|l| self.layers.contains(&l.digest))
+    }
+}
+
+/// Measures the store: images (each blob once; reclaimable = blobs only
+/// untagged images use), layer blobs (used by images, or only by the
+/// cache), and cache records (reclaimable = what a plain prune removes).
 pub fn disk_usage(cache: &Cache) -> Result<DiskUsage, CacheError> {
     let store = cache.store();
     let images = store.list()?;
-    let mut image_layers: HashMap<Digest, u64> = HashMap::new();
     let mut du = DiskUsage::default();
+    let mut all_blobs: HashMap<Digest, u64> = HashMap::new();
+    let mut named_blobs: HashSet<Digest> = HashSet::new();
+    let mut image_layers: HashMap<Digest, u64> = HashMap::new();
     for img in &images {
         du.images.total += 1;
-        if !img.names.is_empty() {
-            du.images.active += 1;
-        }
+        let config_size = img.size.saturating_sub(layer_sum(img));
+        let mut blobs = vec![(img.id.clone(), config_size)];
         for l in img.manifest.layers() {
             if let Ok(d) = Digest::from_oci(l.digest()) {
-                image_layers.insert(d, l.size());
+                image_layers.insert(d.clone(), l.size());
+                blobs.push((d, l.size()));
             }
         }
+        if !img.names.is_empty() {
+            du.images.active += 1;
+            named_blobs.extend(blobs.iter().map(|(d, _)| d.clone()));
+        }
+        all_blobs.extend(blobs);
     }
+    du.images.size = all_blobs.values().sum();
+    du.images.reclaimable = all_blobs
+        .iter()
+        .filter(|(d, _)| !named_blobs.contains(*d))
+        .map(|(_, s)| s)
+        .sum();
     let records = cache.list()?;
     let mut cache_only: HashMap<Digest, u64> = HashMap::new();
     for r in &records {
@@ -165,24 +204,15 @@ pub fn disk_usage(cache: &Cache) -> Result<DiskUsage, CacheError> {
             }
         }
     }
-    du.images.size = image_layers.values().sum::<u64>()
-        + images
-            .iter()
-            .map(|i| i.size.saturating_sub(layer_sum(i)))
-            .sum::<u64>();
-    du.images.reclaimable = images
-        .iter()
-        .filter(|i| i.names.is_empty())
-        .map(|i| i.size)
-        .sum();
     du.layers.total = image_layers.len() + cache_only.len();
     du.layers.active = image_layers.len();
     du.layers.size = image_layers.values().sum::<u64>() + cache_only.values().sum::<u64>();
     du.layers.reclaimable = cache_only.values().sum();
+    let users = ImageBlobs::of(&images);
     du.cache.total = records.len();
-    du.cache.active = records.len();
+    du.cache.active = records.iter().filter(|r| users.uses(r)).count();
     du.cache.size = unique_size(records.iter());
-    du.cache.reclaimable = du.cache.size;
+    du.cache.reclaimable = unique_size(records.iter().filter(|r| !users.uses(r)));
     Ok(du)
 }
 

@@ -1,8 +1,10 @@
 //! `rbuild build`: the options of `docker build` (buildx flavour) and the glue
 //! from them to the executor.
 
+use super::build_registry;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
+use rbuild::cache::{parse_cache_option, CacheOption};
 use rbuild::executor::{self, output, BuildContext, BuildRequest, Secret};
 use rbuild::image::Reference;
 use rbuild::layer::Compression;
@@ -37,9 +39,20 @@ pub struct BuildArgs {
     /// Do not cache specified stages
     #[arg(long = "no-cache-filter", value_name = "STAGE")]
     pub no_cache_filter: Vec<String>,
+    /// External cache sources (format: "type=local,src=path"); repeatable
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Cache export destinations (format: "type=local,dest=path[,mode=min|max]")
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
     /// Always attempt to pull all referenced images
     #[arg(long)]
     pub pull: bool,
+    /// Push the image to its registry (-t REGISTRY/NAME:TAG) after the build
+    #[arg(long)]
+    pub push: bool,
+    #[command(flatten)]
+    pub conn: super::registry::ConnArgs,
     /// Set metadata for an image
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
@@ -152,6 +165,16 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
     if !matches!(args.network.as_str(), "default" | "none" | "host") {
         bail!("--network {:?}: use default, none or host", args.network);
     }
+    let push = build_registry::wants_push(args.push, &args.outputs);
+    if push {
+        build_registry::check_push(&tags)?;
+    }
+    let conn = args.conn.options(true)?;
+    let registry_cache =
+        build_registry::RegistryCache::prepare(&store, &args.cache_from, &args.cache_to)?;
+    let mut cache_options =
+        parse_cache_options(&registry_cache.local_from, &registry_cache.local_to)?;
+    cache_options.extend(registry_cache.options());
     let req = BuildRequest {
         dockerfile,
         dockerfile_name,
@@ -174,8 +197,14 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         pids_limit: args.pids_limit,
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
+        bases: executor::BasePolicy {
+            pull: args.pull,
+            registry: conn.clone(),
+        },
+        cache_options,
     };
     let progress = Progress::new(mode);
+    registry_cache.import(&conn, &progress);
     let result = executor::build(&store, &req, &progress);
     let result = match result {
         Ok(r) => r,
@@ -199,6 +228,16 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         export.log(&format!("naming to {} done", t));
     }
     export.done();
+    let sent = match push {
+        true => build_registry::push_tags(&store, &req.tags, &conn, &progress).map(drop),
+        false => Ok(()),
+    }
+    .and_then(|()| registry_cache.export(&conn, &progress));
+    if let Err(e) = sent {
+        progress.finish();
+        eprintln!("ERROR: {e}");
+        return Ok(1);
+    }
     progress.finish();
     let id = result.record.id.to_string();
     if let Some(f) = &args.iidfile {
@@ -209,6 +248,7 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
             "containerimage.config.digest": id,
             "containerimage.digest": result.record.manifest_digest.to_string(),
             "image.name": req.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
+            "rbuild.base-images": result.base_images.iter().map(|b| b.pinned.clone()).collect::<Vec<_>>(),
         });
         std::fs::write(f, serde_json::to_vec_pretty(&meta)?)
             .with_context(|| format!("writing {}", f.display()))?;
@@ -283,6 +323,28 @@ fn load_context(
             ))
         }
     }
+}
+
+/// `--cache-from` values must import (`src=`), `--cache-to` values export (`dest=`).
+fn parse_cache_options(from: &[String], to: &[String]) -> Result<Vec<CacheOption>> {
+    let mut out = Vec::new();
+    for spec in from {
+        match parse_cache_option(spec)? {
+            o @ CacheOption::Import { .. } => out.push(o),
+            CacheOption::Export { .. } => {
+                bail!("--cache-from {spec:?}: give src=DIR (dest= is for --cache-to)")
+            }
+        }
+    }
+    for spec in to {
+        match parse_cache_option(spec)? {
+            o @ CacheOption::Export { .. } => out.push(o),
+            CacheOption::Import { .. } => {
+                bail!("--cache-to {spec:?}: give dest=DIR (src= is for --cache-from)")
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `id=X[,src=FILE|,env=VAR]` (`type=file|env` accepted); with neither

@@ -5,7 +5,7 @@
 //! this file parses arguments and prints. Errors exit 125 like docker's CLI.
 
 use super::container_exec::{exec, stats};
-use super::container_ops::{kill, logs_cmd, port, prune, rm, stop, top, wait};
+use super::container_ops::{cp, kill, logs_cmd, port, prune, rm, stop, top, wait};
 use super::container_run::{self, ExecArgs, RunArgs, StartArgs};
 use super::image::open_store;
 use super::volume::volume;
@@ -48,6 +48,8 @@ pub enum ContainerCommand {
     Top(TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerGroup),
@@ -75,6 +77,7 @@ pub const VERBS: &[&str] = &[
     "exec",
     "top",
     "stats",
+    "cp",
     "container",
     "volume",
     "container-monitor",
@@ -195,6 +198,14 @@ pub struct TopArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CpArgs {
+    /// CONTAINER:SRC_PATH or a local path
+    pub src: String,
+    /// CONTAINER:DEST_PATH or a local path
+    pub dst: String,
+}
+
+#[derive(Args, Debug)]
 pub struct StatsArgs {
     /// Disable streaming stats and only pull the first result
     #[arg(long)]
@@ -312,6 +323,7 @@ fn dispatch(root: Option<&Path>, cmd: ContainerCommand) -> Result<i32> {
         }
         ContainerCommand::Exec(a) => exec(&ctx, a),
         ContainerCommand::Top(a) => top(&ctx, a),
+        ContainerCommand::Cp(a) => cp(&ctx, a),
         ContainerCommand::Stats(a) => stats(&ctx, a),
         ContainerCommand::Container(ContainerGroup::Prune(_)) => prune(&ctx),
         ContainerCommand::Volume(v) => volume(&ctx, v),
@@ -365,12 +377,17 @@ fn ps_cmd(ctx: &Ctx, a: PsArgs) -> Result<i32> {
         .iter()
         .map(|f| ps::Filter::parse(f))
         .collect::<Result<Vec<_>, _>>()?;
+    // docker: a status/exited filter looks at every container, others only
+    // at running ones unless -a.
+    let by_state = filters
+        .iter()
+        .any(|f| matches!(f, ps::Filter::Status(_) | ps::Filter::Exited(_)));
     let now = SystemTime::now();
     let list: Vec<_> = ctx
         .containers
         .list()?
         .into_iter()
-        .filter(|c| a.all || !filters.is_empty() || c.is_running())
+        .filter(|c| a.all || by_state || c.is_running())
         .filter(|c| ps::matches_all(&filters, c))
         .collect();
     if a.quiet {

@@ -78,7 +78,10 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> Result<i32> {
         }
     });
     spec.user = user;
-    spec.stdio = if a.tty || a.interactive {
+    if a.tty {
+        return exec_tty(c.state.pid, spec, a.interactive);
+    }
+    spec.stdio = if a.interactive {
         StdioMode::Inherit
     } else {
         StdioMode::Piped
@@ -144,8 +147,8 @@ pub fn stats(ctx: &Ctx, a: StatsArgs) -> Result<i32> {
                 format!("{cpu:.2}%"),
                 format!(
                     "{} / {}",
-                    rbuild::image::human::size(s.memory_usage),
-                    rbuild::image::human::size(limit)
+                    rbuild::runner::stats::bytes_size(s.memory_usage),
+                    rbuild::runner::stats::bytes_size(limit)
                 ),
                 format!(
                     "{:.2}%",
@@ -164,4 +167,30 @@ pub fn stats(ctx: &Ctx, a: StatsArgs) -> Result<i32> {
         std::io::stdout().flush()?;
         std::thread::sleep(std::time::Duration::from_secs(1));
     }
+}
+
+/// `exec -t`: a pty from the container's devpts relayed to this terminal
+/// (raw mode, window size, stdin with -i).
+fn exec_tty(init_pid: i32, mut spec: ExecSpec, interactive: bool) -> Result<i32> {
+    use rbuild::runner::tty;
+    spec.stdio = StdioMode::Pty;
+    let mut handle = match sandbox::exec_start(init_pid, &spec) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("rbuild: Error response from daemon: {e}");
+            return Ok(launch::start_failure_code(&e).max(126));
+        }
+    };
+    if let Some(master) = handle.take_pty_master() {
+        let input = interactive.then_some(0);
+        let raw = input.and_then(tty::RawMode::enable);
+        let end = tty::relay(&master, input, &mut std::io::stdout());
+        drop(raw);
+        if matches!(end, Ok(tty::RelayEnd::Detached)) {
+            // docker leaves a detached exec running.
+            std::mem::forget(handle);
+            return Ok(0);
+        }
+    }
+    Ok(handle.wait()?.code())
 }

@@ -2,7 +2,7 @@
 //! `logs`, `port`, `top`, `container prune`. Argument types live in
 //! container.rs; the work in `rbuild::runner`.
 
-use super::container::{print_table, Ctx, LogsArgs, PortArgs, TopArgs};
+use super::container::{print_table, CpArgs, Ctx, LogsArgs, PortArgs, TopArgs};
 use anyhow::{bail, Result};
 use rbuild::runner::{logs, monitor, proc, time};
 use std::io::Write;
@@ -264,5 +264,47 @@ pub fn prune(ctx: &Ctx) -> Result<i32> {
         println!("{}", c.id());
     }
     println!("\nTotal reclaimed space: 0B");
+    Ok(0)
+}
+
+/// `NAME:PATH` -> (NAME, PATH); a local path (absolute, relative with a
+/// slash before any colon, or without colon) -> None.
+fn container_path(arg: &str) -> Option<(&str, &str)> {
+    let (name, path) = arg.split_once(':')?;
+    (!name.is_empty() && !name.contains('/')).then_some((name, path))
+}
+
+pub fn cp(ctx: &Ctx, a: CpArgs) -> Result<i32> {
+    use rbuild::runner::copy;
+    match (container_path(&a.src), container_path(&a.dst)) {
+        (Some((name, path)), None) => {
+            let c = ctx.containers.get(name)?;
+            let roots = if c.is_running() {
+                vec![std::path::PathBuf::from(format!(
+                    "/proc/{}/root",
+                    c.state.pid
+                ))]
+            } else {
+                let mut r = vec![ctx.containers.dir(c.id()).join("upper")];
+                let layers = rbuild::runner::launch::image_layers(&ctx.store, &c.config.image_id)?;
+                r.extend(layers.into_iter().rev());
+                r
+            };
+            copy::copy_out(&roots, path, std::path::Path::new(&a.dst), name)?;
+        }
+        (None, Some((name, path))) => {
+            let c = ctx.containers.get(name)?;
+            let root = if c.is_running() {
+                std::path::PathBuf::from(format!("/proc/{}/root", c.state.pid))
+            } else {
+                let upper = ctx.containers.dir(c.id()).join("upper");
+                std::fs::create_dir_all(&upper)?;
+                upper
+            };
+            copy::copy_in(std::path::Path::new(&a.src), &root, path)?;
+        }
+        (Some(_), Some(_)) => bail!("copying between containers is not supported"),
+        (None, None) => bail!("must specify at least one container source"),
+    }
     Ok(0)
 }

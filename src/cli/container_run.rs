@@ -155,15 +155,7 @@ fn create(ctx: &Ctx, a: &RunArgs) -> Result<String> {
     if image_name.starts_with('-') {
         bail!("unknown flag: {image_name}\nSee 'rbuild run --help'.");
     }
-    let rec = match (a.pull.as_str(), ctx.store.resolve(image_name)) {
-        ("missing" | "always" | "never", Ok(rec)) => rec,
-        ("missing" | "always", Err(_)) => {
-            eprintln!("Unable to find image '{image_name}' locally");
-            bail!("pull access denied for {image_name}: pulling is not available here (no registry client in this build); build, import or load the image first")
-        }
-        ("never", Err(_)) => bail!("No such image: {image_name}"),
-        (other, _) => bail!("invalid --pull {other:?}: use missing, always or never"),
-    };
+    let rec = super::registry::image_for_run(&ctx.store, image_name, &a.pull)?;
     let blob: serde_json::Value = serde_json::from_slice(&ctx.store.read_blob(&rec.id)?)?;
     let image = ImageDefaults::from_image_config(&blob);
     let mut env = Vec::new();
@@ -358,6 +350,11 @@ fn run_tty(ctx: &Ctx, id: &str, interactive: bool) -> Result<i32> {
         eprintln!("rbuild: Error response from daemon: {msg}");
         return Ok(code);
     }
+    attach_tty(ctx, id, interactive)
+}
+
+/// Attaches this terminal to the pty the monitor of `id` serves.
+fn attach_tty(ctx: &Ctx, id: &str, interactive: bool) -> Result<i32> {
     let sock = rbuild::runner::monitor::attach_socket(&ctx.containers, id)?;
     let conn = std::os::unix::net::UnixStream::connect(&sock)
         .with_context(|| format!("attaching to {}", sock.display()))?;
@@ -426,7 +423,9 @@ pub fn monitor_main(ctx: &Ctx, id: &str) -> Result<i32> {
     let _lock = ctx.containers.lock_monitor(id)?;
     // The report goes to the original stdout (a pipe to the starter); the
     // monitor's own fd 1 points to /dev/null from now on.
-    let mut report_pipe = Some(std::fs::File::from(std::io::stdout().as_fd_owned()?));
+    let mut report_pipe = Some(std::fs::File::from(
+        std::os::fd::AsFd::as_fd(&std::io::stdout()).try_clone_to_owned()?,
+    ));
     let null = std::fs::File::options().write(true).open("/dev/null")?;
     // SAFETY: replaces fd 1 with /dev/null; the report pipe has its own fd.
     unsafe {
@@ -451,16 +450,6 @@ pub fn monitor_main(ctx: &Ctx, id: &str) -> Result<i32> {
     Ok(code)
 }
 
-trait DupStdout {
-    fn as_fd_owned(&self) -> Result<std::os::fd::OwnedFd>;
-}
-
-impl DupStdout for std::io::Stdout {
-    fn as_fd_owned(&self) -> Result<std::os::fd::OwnedFd> {
-        Ok(std::os::fd::AsFd::as_fd(self).try_clone_to_owned()?)
-    }
-}
-
 /// Starts a stopped container in the background.
 pub fn start_detached(ctx: &Ctx, name: &str) -> Result<()> {
     let c = ctx.containers.get(name)?;
@@ -476,12 +465,19 @@ pub fn start_detached(ctx: &Ctx, name: &str) -> Result<()> {
 }
 
 pub fn start(ctx: &Ctx, a: StartArgs) -> Result<i32> {
-    if a.interactive {
-        bail!("start -i is not supported yet: use run -i");
-    }
     let mut code = 0;
     for n in &a.names {
-        let id = ctx.containers.get(n)?.config.id;
+        let c = ctx.containers.get(n)?;
+        let id = c.config.id;
+        if a.attach && c.config.tty {
+            // A -t container: attach to its pty (stdin too with -i).
+            start_detached(ctx, n)?;
+            code = attach_tty(ctx, &id, a.interactive)?;
+            continue;
+        }
+        if a.interactive {
+            bail!("start -i needs a container created with -t; for stdin streaming use run -i");
+        }
         let path = ctx.containers.log_path(&id);
         // Attach shows only what this start writes.
         let (_, offset) = rbuild::runner::logs::read(&path, &Default::default())?;

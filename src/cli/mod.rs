@@ -3,6 +3,7 @@
 //! 1 build or user error, 2 usage error (clap's own).
 
 mod build;
+mod build_registry;
 mod cache;
 mod check;
 mod container;
@@ -10,8 +11,8 @@ mod container_exec;
 mod container_ops;
 mod container_run;
 mod image;
-mod volume;
 mod registry;
+mod volume;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -166,6 +167,7 @@ mod tests {
             ["rbuild", "--root", "/r", "build", "."]
         );
         assert_eq!(v(&["rbuild", "check", "."]), ["rbuild", "check", "."]);
+        assert_eq!(v(&["rbuild", "pull", "x"]), ["rbuild", "pull", "x"]);
         assert_eq!(v(&["rbuild", "--help"]), ["rbuild", "--help"]);
     }
 }

@@ -42,10 +42,14 @@ pub struct ConnArgs {
     /// Credentials USER[:PASSWORD] instead of the Docker config file
     #[arg(long, value_name = "USER[:PASSWORD]")]
     pub creds: Option<String>,
+    /// Also allow plain HTTP / unverified TLS for this registry (repeatable;
+    /// added to $RBUILD_INSECURE_REGISTRIES or localhost/127.0.0.1)
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
 }
 
 impl ConnArgs {
-    fn options(&self, quiet: bool) -> Result<RegistryOptions> {
+    pub(super) fn options(&self, quiet: bool) -> Result<RegistryOptions> {
         let credentials = match &self.creds {
             None => None,
             Some(c) => {
@@ -59,8 +63,16 @@ impl ConnArgs {
                 })
             }
         };
+        let insecure_registries = if self.insecure_registries.is_empty() {
+            None
+        } else {
+            let mut list = registry::default_insecure_registries();
+            list.extend(self.insecure_registries.iter().cloned());
+            Some(list)
+        };
         Ok(RegistryOptions {
             tls_verify: self.tls_verify,
+            insecure_registries,
             cert_dir: self.cert_dir.clone(),
             credentials,
             progress: if quiet {
@@ -309,4 +321,43 @@ fn search(a: SearchArgs) -> Result<i32> {
     }
     super::image::print_table(&rows)?;
     Ok(0)
+}
+
+/// The image `rbuild run` starts, per docker's `--pull`: `missing` pulls an
+/// image the store lacks, `always` pulls even a stored one (only what
+/// changed is downloaded), `never` uses the store only. Pull progress goes
+/// to stderr, so the container's stdout stays its own.
+pub(super) fn image_for_run(
+    store: &rbuild::store::Store,
+    name: &str,
+    policy: &str,
+) -> Result<rbuild::store::ImageRecord> {
+    let local = match store.resolve(name) {
+        Ok(r) => Some(r),
+        Err(rbuild::store::StoreError::NotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    match (policy, local) {
+        ("missing" | "never", Some(rec)) => Ok(rec),
+        ("never", None) => bail!("No such image: {name}"),
+        ("missing" | "always", local) => {
+            if local.is_none() {
+                eprintln!("Unable to find image '{name}' locally");
+            }
+            let reference =
+                Reference::parse(name).with_context(|| format!("image name {name:?}"))?;
+            let opts = PullOptions::default();
+            let rec = registry::pull(store, &reference, &opts)
+                .with_context(|| format!("pulling {}", reference.familiar()))?;
+            let same = local.is_some_and(|l| l.manifest_digest == rec.manifest_digest);
+            let status = if same {
+                "Image is up to date for"
+            } else {
+                "Downloaded newer image for"
+            };
+            eprintln!("Status: {status} {}", reference.familiar());
+            Ok(rec)
+        }
+        (other, _) => bail!("invalid --pull {other:?}: use missing, always or never"),
+    }
 }

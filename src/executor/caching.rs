@@ -4,13 +4,15 @@
 //! running and record their result after. Metadata steps always run (they are
 //! instant) so the config fields the cache does not keep (Healthcheck,
 //! OnBuild, Shell) stay right. `--no-cache` disables lookups and records;
-//! `--no-cache-filter` disables lookups for the named stages.
+//! `--no-cache-filter` disables lookups for the named stages. `--cache-from`
+//! caches are imported when the cache opens, `--cache-to` is written by
+//! [`BuildCache::export`] after the build.
 
 use super::state::ImageState;
 use super::ExecError;
 use crate::cache::{
-    hash_selection, Cache, CacheHit, CacheKey, ContentHash, LayerRef, MetadataRecord, Ownership,
-    Selection, StepResult,
+    export, hash_selection, Cache, CacheExportMode, CacheHit, CacheKey, CacheOption, ContentHash,
+    LayerRef, MetadataRecord, Ownership, Selection, StepResult,
 };
 use crate::context::DockerIgnore;
 use crate::store::Store;
@@ -24,12 +26,16 @@ pub(super) struct BuildCache<'s> {
 }
 
 impl<'s> BuildCache<'s> {
-    /// Opens the store's cache (unless `no_cache`) and the context's metadata record.
+    /// Opens the store's cache (unless `no_cache`) with the `--cache-from`
+    /// imports of `options`, and the context's metadata record. A missing
+    /// import directory is a warning (the first CI run has none), a broken
+    /// one an error.
     pub fn open(
         store: &'s Store,
         context_dir: &Path,
         no_cache: bool,
         no_cache_stages: &[String],
+        options: &[CacheOption],
     ) -> Result<BuildCache<'s>, ExecError> {
         if no_cache {
             return Ok(BuildCache {
@@ -38,7 +44,23 @@ impl<'s> BuildCache<'s> {
                 no_cache_stages: Vec::new(),
             });
         }
-        let cache = Cache::open(store).map_err(|e| ExecError::Run(format!("build cache: {e}")))?;
+        let mut cache =
+            Cache::open(store).map_err(|e| ExecError::Run(format!("build cache: {e}")))?;
+        for opt in options {
+            let CacheOption::Import { src } = opt else {
+                continue;
+            };
+            if !src.join("index.json").exists() {
+                log::warn!(
+                    "--cache-from {}: no cache export there (yet); building without it",
+                    src.display()
+                );
+                continue;
+            }
+            let imported = export::import_local(src)
+                .map_err(|e| ExecError::Run(format!("--cache-from {}: {e}", src.display())))?;
+            cache.add_import(imported);
+        }
         let record = cache.context_record(context_dir).ok();
         Ok(BuildCache {
             cache: Some(cache),
@@ -126,6 +148,35 @@ impl<'s> BuildCache<'s> {
         };
         let (hash, _) = hash_selection(&sel, record).map_err(|e| ExecError::Copy(e.to_string()))?;
         Ok(Some(hash))
+    }
+
+    /// Writes every `--cache-to` of `options`: `keys` are the final image's
+    /// steps (mode=min); mode=max adds every step the build used.
+    pub fn export(&self, options: &[CacheOption], keys: &[CacheKey]) -> Result<(), ExecError> {
+        for opt in options {
+            let CacheOption::Export { dest, mode } = opt else {
+                continue;
+            };
+            let fail = |e: &dyn std::fmt::Display| {
+                ExecError::Output(format!("--cache-to {}: {e}", dest.display()))
+            };
+            let Some(cache) = &self.cache else {
+                return Err(fail(&"the cache is off (--no-cache): nothing to export"));
+            };
+            let report = export::export_build(cache, dest, *mode, keys).map_err(|e| fail(&e))?;
+            let mode = if *mode == CacheExportMode::Max {
+                "max"
+            } else {
+                "min"
+            };
+            log::info!(
+                "--cache-to {} (mode={mode}): {} records, {} blobs copied",
+                dest.display(),
+                report.records,
+                report.blobs_copied
+            );
+        }
+        Ok(())
     }
 
     /// Saves what was learned about the context's files.

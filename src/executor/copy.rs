@@ -7,6 +7,7 @@
 //! The layer is written straight from the sources: no sandbox runs.
 
 use super::chmod::Chmod;
+use super::fetch::{fetch, is_url, Fetched};
 use super::fsops::{make_dirs, Copier, CopyRules};
 use super::mounts::OverlayView;
 use super::owner::resolve_owner;
@@ -59,14 +60,25 @@ fn copy_inner(
             "When using {name} with more than one source file, the destination must be a directory and end with a /"
         )));
     }
-    for s in &copy.sources {
-        if s.contains("://") {
-            return Err(ExecError::Copy(format!(
-                "{name} of a URL ({s}) is not supported in this version: download it into the context"
-            )));
-        }
-    }
     let ws = Workspace::new(r.b.store.tmp_dir())?;
+    // ADD's URL sources, downloaded (usually already while computing the key).
+    let mut url_sources: Vec<Source> = Vec::new();
+    for s in copy.sources.iter().filter(|s| is_url(s)) {
+        let Some(add) = add else {
+            return Err(ExecError::Copy(format!(
+                "COPY does not download URLs ({s}); use ADD"
+            )));
+        };
+        let got = match r.fetched.get(s) {
+            Some(f) => f.clone(),
+            None => fetch(s, &ws.sub("download")?, add.checksum.as_deref())?,
+        };
+        prepare_download(&got)?;
+        url_sources.push(Source {
+            host: got.file.clone(),
+            rel: got.name.clone(),
+        });
+    }
 
     // Where the sources are.
     let (source_view, source_root, what, keep_owner, ignore) = match copy.from.as_deref() {
@@ -95,7 +107,7 @@ fn copy_inner(
         }
     };
     let mut sources: Vec<Source> = Vec::new();
-    for s in &copy.sources {
+    for s in copy.sources.iter().filter(|s| !is_url(s)) {
         sources.extend(find_sources(&source_root, s, ignore, &what)?);
     }
 
@@ -104,7 +116,7 @@ fn copy_inner(
     let dest_is_dir = copy.dest.ends_with('/')
         || copy.dest.ends_with("/.")
         || copy.dest == "."
-        || sources.len() + copy.contents.len() > 1;
+        || sources.len() + url_sources.len() + copy.contents.len() > 1;
     let dest = if copy.dest.starts_with('/') {
         copy.dest.clone()
     } else {
@@ -129,6 +141,7 @@ fn copy_inner(
         let rules = CopyRules {
             owner,
             keep_owner,
+            keep_hardlinks: keep_owner,
             chmod: chmod.as_ref(),
             ignore,
             exclude: exclude.as_ref(),
@@ -145,6 +158,19 @@ fn copy_inner(
                 dest_is_dir || dest_exists_as_dir,
                 copy.parents,
                 add.is_some(),
+                owner,
+            )?;
+        }
+        for src in &url_sources {
+            let into_dir = dest_is_dir || dest_exists_as_dir;
+            copy_source(
+                &mut copier,
+                src,
+                &target_root,
+                &dest_host,
+                into_dir,
+                false,
+                false,
                 owner,
             )?;
         }
@@ -197,12 +223,42 @@ pub(super) fn source_image(r: &StageRunner<'_, '_>, from: &str) -> Result<ImageS
     if let Some(i) = stage_index(r, from) {
         return Ok(r.b.stage_output(i)?.state.clone());
     }
-    match r.b.store.resolve(from) {
-        Ok(rec) => ImageState::from_record(r.b.store, &rec),
-        Err(crate::store::StoreError::NotFound(_)) => Err(ExecError::BaseImage(format!(
-            "--from={from}: no stage of that name and no such image in the local store (pulling from registries is not supported yet)"
-        ))),
-        Err(e) => Err(e.into()),
+    ImageState::from_record(r.b.store, &resolve_image(r, from)?)
+}
+
+/// The image (not a stage) `--from` names: from the store, or pulled (then
+/// shown as a step of its own, as BuildKit shows image loads).
+pub(super) fn resolve_image(
+    r: &StageRunner<'_, '_>,
+    from: &str,
+) -> Result<crate::store::ImageRecord, ExecError> {
+    let platform = r.b.req.platform.as_ref().map(|p| p.to_string());
+    let progress = r.b.progress;
+    let mut step: Option<crate::progress::Step> = None;
+    let resolved = r.b.bases.resolve(
+        r.b.store,
+        &r.b.req.bases,
+        from,
+        platform.as_deref(),
+        &mut |line| {
+            step.get_or_insert_with(|| progress.step(format!("[internal] load image {from}")))
+                .log(line)
+        },
+    );
+    match (resolved, step) {
+        (Ok(rec), step) => {
+            if let Some(s) = step {
+                s.done();
+            }
+            Ok(rec)
+        }
+        (Err(e), step) => {
+            let e = ExecError::BaseImage(format!("--from={from}: no stage of that name; {e}"));
+            if let Some(s) = step {
+                s.error(&e.to_string());
+            }
+            Err(e)
+        }
     }
 }
 
@@ -274,13 +330,44 @@ fn copy_source(
     copier.copy(&src.host, &target, &src.rel, "")
 }
 
-/// A local file ADD should extract: a tar, possibly gzip/zstd compressed.
+/// Downloaded files get mode 0600 and the server's Last-Modified time, as docker gives them.
+fn prepare_download(got: &Fetched) -> Result<(), ExecError> {
+    std::fs::set_permissions(&got.file, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| ExecError::io(&got.file, e))?;
+    if let Some(t) = got.mtime {
+        let ts = nix::sys::time::TimeSpec::new(super::fetch::epoch_secs(t), 0);
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &got.file,
+            &ts,
+            &ts,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| ExecError::io(&got.file, e.into()))?;
+    }
+    Ok(())
+}
+
+/// A local file ADD should extract: a tar, plain or compressed with gzip,
+/// bzip2, xz or zstd (detected by magic bytes, as docker does).
 fn archive_stream(path: &Path) -> Result<Option<Box<dyn Read>>, ExecError> {
-    let open = || std::fs::File::open(path).map_err(|e| ExecError::io(path, e));
-    let mut probe = match open_layer_stream(std::io::BufReader::new(open()?)) {
-        Ok(s) => s,
-        Err(_) => return Ok(None),
+    let open = || -> Result<Box<dyn Read>, ExecError> {
+        let f =
+            std::io::BufReader::new(std::fs::File::open(path).map_err(|e| ExecError::io(path, e))?);
+        let mut magic = [0u8; 6];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| f.read(&mut magic))
+            .map_err(|e| ExecError::io(path, e))?;
+        let magic = magic.get(..n).unwrap_or_default();
+        Ok(if magic.starts_with(b"BZh") {
+            Box::new(bzip2::read::BzDecoder::new(f))
+        } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Box::new(liblzma::read::XzDecoder::new(f))
+        } else {
+            open_layer_stream(f).map_err(|e| ExecError::io(path, e))?
+        })
     };
+    let mut probe = open()?;
     let mut head = vec![0u8; 512];
     let mut got = 0;
     while got < head.len() {
@@ -294,9 +381,7 @@ fn archive_stream(path: &Path) -> Result<Option<Box<dyn Read>>, ExecError> {
     if !is_tar {
         return Ok(None);
     }
-    let stream =
-        open_layer_stream(std::io::BufReader::new(open()?)).map_err(|e| ExecError::io(path, e))?;
-    Ok(Some(stream))
+    Ok(Some(open()?))
 }
 
 fn write_heredoc(

@@ -22,6 +22,9 @@ pub struct CopyRules<'a> {
     /// else 0:0.
     pub owner: Option<(u32, u32)>,
     pub keep_owner: bool,
+    /// Keep hardlinks between copied files as hardlinks (BuildKit does for
+    /// `--from` sources, not for context files).
+    pub keep_hardlinks: bool,
     pub chmod: Option<&'a Chmod>,
     /// The context's .dockerignore (paths relative to the context root).
     pub ignore: Option<&'a DockerIgnore>,
@@ -97,7 +100,7 @@ impl<'a> Copier<'a> {
             }
             fs::remove_file(dst).map_err(|e| ExecError::io(dst, e))?;
         }
-        if meta.nlink() > 1 && !ft.is_symlink() {
+        if self.rules.keep_hardlinks && meta.nlink() > 1 && !ft.is_symlink() {
             if let Some(first) = self.links.get(&(meta.dev(), meta.ino())) {
                 fs::hard_link(first, dst).map_err(|e| ExecError::io(dst, e))?;
                 self.entries += 1;

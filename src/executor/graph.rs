@@ -3,6 +3,7 @@
 //! first failure cancels the rest. Then the target stage's image is written
 //! to the store.
 
+use super::base::BaseImages;
 use super::caching::BuildCache;
 use super::stage::{self, StageOutput};
 use super::{BuildRequest, BuildResult, ExecError};
@@ -35,6 +36,8 @@ pub(super) struct Build<'s> {
     /// The time recorded in configs and history.
     pub created: SystemTime,
     pub cache: BuildCache<'s>,
+    /// Images used by FROM and --from, found or pulled once per build.
+    pub bases: BaseImages,
     /// The target platform (`linux/amd64`), for cache keys.
     pub platform: String,
     slots: Vec<Slot<'s>>,
@@ -139,8 +142,15 @@ pub(super) fn run(
         graph: &graph,
         global: &global,
         created: crate::image::config::creation_time(req.source_date_epoch),
-        cache: BuildCache::open(store, req.context.dir(), req.no_cache, &req.no_cache_filter)?,
+        cache: BuildCache::open(
+            store,
+            req.context.dir(),
+            req.no_cache,
+            &req.no_cache_filter,
+            &req.cache_options,
+        )?,
         platform: target_platform.to_string(),
+        bases: BaseImages::default(),
         slots: graph
             .stages
             .iter()
@@ -196,11 +206,20 @@ pub(super) fn run(
         }
         cfg.set_labels(Some(labels));
     }
+    // The image's creation time is its build's (SOURCE_DATE_EPOCH when given).
+    state
+        .config
+        .set_created(Some(crate::image::config::rfc3339(build.created)));
     if let Some(p) = &req.platform {
         state.config.set_architecture(p.arch.as_str().into());
         state.config.set_os(p.os.as_str().into());
         state.config.set_variant(p.variant.clone());
     }
     let record = store.put_image_bytes(&state.config_json()?, state.layers.clone(), &req.tags)?;
-    Ok(BuildResult { record, state })
+    build.cache.export(&req.cache_options, &out.keys)?;
+    Ok(BuildResult {
+        record,
+        state,
+        base_images: build.bases.list(),
+    })
 }

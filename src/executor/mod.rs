@@ -8,10 +8,12 @@
 //! store are in [`output`]. It does not parse Dockerfiles or print anything
 //! itself (progress goes to [`crate::progress`]).
 
+mod base;
 mod caching;
 mod chmod;
 mod context;
 mod copy;
+mod fetch;
 mod fsops;
 mod graph;
 mod metadata;
@@ -25,6 +27,7 @@ mod stage;
 pub mod state;
 mod workspace;
 
+pub use base::{BasePolicy, ResolvedBase};
 pub use context::BuildContext;
 pub use mounts::enter_private_mount_namespace;
 
@@ -120,6 +123,10 @@ pub struct BuildRequest {
     pub no_cache: bool,
     /// `--no-cache-filter`: stages whose steps are not looked up.
     pub no_cache_filter: Vec<String>,
+    /// `--pull` and registry settings for base images not in the store.
+    pub bases: BasePolicy,
+    /// `--cache-from` and `--cache-to` values, parsed.
+    pub cache_options: Vec<crate::cache::CacheOption>,
 }
 
 /// What a build produced.
@@ -128,6 +135,8 @@ pub struct BuildResult {
     pub record: ImageRecord,
     /// The final stage's image state (config with extras, layers).
     pub state: state::ImageState,
+    /// The base images used, with the digests they resolved to.
+    pub base_images: Vec<ResolvedBase>,
 }
 
 /// Runs a build: every stage the target needs, then commits the target's

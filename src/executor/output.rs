@@ -112,6 +112,7 @@ pub fn write(store: &Store, result: &BuildResult, out: &Output) -> Result<(), Ex
             let mut copier = super::fsops::Copier::new(super::fsops::CopyRules {
                 owner: None,
                 keep_owner: true,
+                keep_hardlinks: true,
                 chmod: None,
                 ignore: None,
                 exclude: None,

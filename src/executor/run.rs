@@ -141,8 +141,12 @@ fn run_inner(
         return Err(ExecError::Run(msg));
     }
     let upper = ws.upper();
+    // BuildKit (docker 20.10) keeps the /dev, /proc and /sys directories its
+    // runtime creates in a RUN layer; every other mount point goes.
     for p in outcome.created_mountpoints.iter().rev() {
-        remove_mountpoint(&upper, p);
+        if !matches!(p.as_str(), "/dev" | "/proc" | "/sys") {
+            remove_mountpoint(&upper, p);
+        }
     }
     for p in &outcome.created_mountpoints {
         drop_unchanged_parents(&upper, &lowers, p);

@@ -107,6 +107,7 @@ pub(super) fn prepare_mounts(
                     let mut copier = Copier::new(CopyRules {
                         owner: None,
                         keep_owner: true,
+                        keep_hardlinks: true,
                         chmod: None,
                         ignore,
                         exclude: None,

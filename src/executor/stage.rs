@@ -4,6 +4,7 @@
 //! config ([`super::metadata`]); WORKDIR, COPY/ADD and RUN make layers.
 
 use super::caching::apply_hit;
+use super::fetch::{fetch, is_url, Fetched};
 use super::graph::Build;
 use super::metadata;
 use super::mounts::OverlayView;
@@ -23,6 +24,8 @@ pub(super) struct StageOutput<'s> {
     pub scope: Scope<'s>,
     /// The cache key after the stage's last step.
     pub key: CacheKey,
+    /// Every step key of the image, base stages' first (for `--cache-to mode=min`).
+    pub keys: Vec<CacheKey>,
 }
 
 /// Runs stage `index` once the stages it uses are done.
@@ -47,8 +50,14 @@ pub(super) struct StageRunner<'b, 's> {
     pub scope: Scope<'s>,
     /// The cache key of the last step.
     pub key: CacheKey,
+    /// The keys of every step so far, base stages' included.
+    keys: Vec<CacheKey>,
     /// The stage's name for `--no-cache-filter`.
     stage_name: String,
+    /// ADD URL downloads of the current step, by URL (made for its cache key).
+    pub fetched: std::collections::HashMap<String, super::fetch::Fetched>,
+    /// Where those downloads are kept.
+    downloads: Option<tempfile::TempDir>,
     /// `[name ` prefix of progress lines (empty for a one-stage file).
     label: String,
     step_no: usize,
@@ -74,8 +83,10 @@ impl<'b, 's> StageRunner<'b, 's> {
             instruction: stage.original.trim().to_string(),
             source: Box::new(e),
         };
+        let mut keys = Vec::new();
         let (state, scope, key) = if let Some(parent) = node.base_stage {
             let out = b.stage_output(parent)?;
+            keys.clone_from(&out.keys);
             (
                 out.state.clone(),
                 Scope::inherit(&out.scope),
@@ -88,22 +99,24 @@ impl<'b, 's> StageRunner<'b, 's> {
                 KeyBuilder::scratch(&b.platform),
             )
         } else {
-            let step = b
+            let mut step = b
                 .progress
                 .step(format!("[{label}1/{steps}] FROM {}", node.base));
-            let rec = match b.store.resolve(&node.base) {
+            let platform = node
+                .platform
+                .clone()
+                .or_else(|| b.req.platform.as_ref().map(|p| p.to_string()));
+            let rec = match b.bases.resolve(
+                b.store,
+                &b.req.bases,
+                &node.base,
+                platform.as_deref(),
+                &mut |l| step.log(l),
+            ) {
                 Ok(r) => r,
-                Err(crate::store::StoreError::NotFound(_)) => {
-                    let e = ExecError::BaseImage(format!(
-                        "base image {:?} is not in the local store and pulling from registries is not supported yet: add it with 'rbuild load' or 'rbuild import' (see 'rbuild images')",
-                        node.base
-                    ));
-                    step.error(&e.to_string());
-                    return Err(at(e));
-                }
                 Err(e) => {
                     step.error(&e.to_string());
-                    return Err(at(e.into()));
+                    return Err(at(e));
                 }
             };
             let state = ImageState::from_record(b.store, &rec).map_err(at)?;
@@ -118,7 +131,10 @@ impl<'b, 's> StageRunner<'b, 's> {
             state,
             scope,
             key,
+            keys,
             stage_name: node.display_name().to_ascii_lowercase(),
+            fetched: std::collections::HashMap::new(),
+            downloads: None,
             label,
             step_no: 1,
             steps,
@@ -169,6 +185,7 @@ impl<'b, 's> StageRunner<'b, 's> {
             state: self.state,
             scope: self.scope,
             key: self.key,
+            keys: self.keys,
         })
     }
 
@@ -188,6 +205,8 @@ impl<'b, 's> StageRunner<'b, 's> {
             .step(raw)
             .map_err(|e| ExecError::Dockerfile(e.to_string()))?;
         let command = step.command;
+        self.fetched.clear();
+        self.downloads = None;
         let key = self.step_key(&command)?;
         let layer_step = matches!(
             command.instruction,
@@ -204,6 +223,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                 let step = self.b.progress.step(self.step_name(&command));
                 apply_hit(&mut self.state, hit);
                 step.cached();
+                self.keys.push(key.clone());
                 self.key = key;
                 return Ok(());
             }
@@ -228,12 +248,13 @@ impl<'b, 's> StageRunner<'b, 's> {
                 .cache
                 .put(&key, &self.state, true, &self.step_name(&command));
         }
+        self.keys.push(key.clone());
         self.key = key;
         Ok(())
     }
 
     /// The cache key of `command` (expanded), chained on the previous step's.
-    fn step_key(&self, command: &Command) -> Result<CacheKey, ExecError> {
+    fn step_key(&mut self, command: &Command) -> Result<CacheKey, ExecError> {
         let runtime = self.state.runtime_ref();
         let mut kb = KeyBuilder::child(&self.key)
             .instruction(&command.instruction)
@@ -257,13 +278,27 @@ impl<'b, 's> StageRunner<'b, 's> {
                 Some(from) => kb.dependency("from", &self.source_key(from)?),
                 None => {
                     let ctx = &self.b.req.context;
+                    let checksum = match &command.instruction {
+                        Instruction::Add(a) => a.checksum.as_deref(),
+                        _ => None,
+                    };
+                    for url in copy.sources.iter().filter(|s| is_url(s)) {
+                        let got = self.fetch_once(url, checksum)?;
+                        kb = kb.url_content(url, &got.digest);
+                    }
+                    let local: Vec<String> = copy
+                        .sources
+                        .iter()
+                        .filter(|s| !is_url(s))
+                        .cloned()
+                        .collect();
                     let chmod = copy
                         .chmod
                         .as_deref()
                         .and_then(|m| u32::from_str_radix(m, 8).ok());
                     let hash = self.b.cache.context_hash(
                         ctx.dir(),
-                        &copy.sources,
+                        &local,
                         &copy.exclude,
                         Some(&ctx.ignore),
                         chmod,
@@ -273,7 +308,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                         Ok(None) => kb,
                         Err(e) => {
                             // Prefer the COPY's own message for a bad source.
-                            for s in copy.sources.iter().filter(|s| !s.contains("://")) {
+                            for s in &local {
                                 find_sources(ctx.dir(), s, Some(&ctx.ignore), "build context")?;
                             }
                             return Err(e);
@@ -308,20 +343,35 @@ impl<'b, 's> StageRunner<'b, 's> {
         Ok(kb.build())
     }
 
+    /// Downloads an ADD URL once per step (the key needs its digest, the copy its bytes).
+    fn fetch_once(&mut self, url: &str, checksum: Option<&str>) -> Result<Fetched, ExecError> {
+        if let Some(f) = self.fetched.get(url) {
+            return Ok(f.clone());
+        }
+        if self.downloads.is_none() {
+            let tmp = self.b.store.tmp_dir();
+            self.downloads = Some(tempfile::tempdir_in(tmp).map_err(|e| ExecError::io(tmp, e))?);
+        }
+        let dir = self
+            .downloads
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default();
+        let got = fetch(url, &dir, checksum)?;
+        self.fetched.insert(url.to_string(), got.clone());
+        Ok(got)
+    }
+
     /// The key standing for a `--from` source: a stage's last key, or an image's.
     fn source_key(&self, from: &str) -> Result<CacheKey, ExecError> {
         if let Some(i) = super::copy::stage_index(self, from) {
             return Ok(self.b.stage_output(i)?.key.clone());
         }
-        match self.b.store.resolve(from) {
-            Ok(rec) => Ok(KeyBuilder::base_image(
-                &rec.manifest_digest,
-                &self.b.platform,
-            )),
-            Err(_) => Ok(KeyBuilder::child(&KeyBuilder::scratch(&self.b.platform))
-                .instruction_text("FROM", &[from])
-                .build()),
-        }
+        let rec = super::copy::resolve_image(self, from)?;
+        Ok(KeyBuilder::base_image(
+            &rec.manifest_digest,
+            &self.b.platform,
+        ))
     }
 
     /// WORKDIR: creates the directory (as a layer) when the image lacks it,
@@ -385,7 +435,23 @@ impl<'b, 's> StageRunner<'b, 's> {
             .store
             .put_layer_from_dir(dir, &opts, self.b.req.compression)?;
         self.state
-            .add_layer(desc, &blob, self.b.created, created_by)
+            .add_layer(desc, &blob, self.b.created, created_by)?;
+        // The dir already is the layer in overlay-lower form (whiteout devices,
+        // opaque xattrs): keep it as the unpacked layer instead of unpacking
+        // the blob again for the next step. Without excludes only, so that
+        // it holds exactly what the blob holds.
+        if opts.exclude.is_empty() {
+            if let Some(chain) = self.state.top_chain() {
+                let adopted = self.b.store.unpacked_layer(&chain, |diff| {
+                    std::fs::remove_dir(diff)?;
+                    std::fs::rename(dir, diff)
+                });
+                if let Err(e) = adopted {
+                    log::debug!("keeping the layer dir of {chain}: {e}");
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -12,7 +12,6 @@ use crate::image::Digest;
 use crate::store::Store;
 use futures_util::StreamExt;
 use oci_spec::image::MediaType;
-use sha2::{Digest as _, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -141,27 +140,31 @@ async fn fetch_once(
         .pull_blob_stream(repo, blob.digest.as_str())
         .await
         .map_err(|e| remote.error(&what, e))?;
-    let mut hasher = Sha256::new();
+    // oci-client's stream hashes as it goes and turns a mismatch at the end
+    // into an error item: one hash pass, and nothing is committed before it.
     let mut received: u64 = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(c) => c,
-            Err(e) if received == blob.size => {
-                // All bytes arrived: the error is oci-client's own digest check.
-                let actual = Digest::from_sha256(hasher.finalize().into());
-                if actual != blob.digest {
-                    return Err(mismatch(actual.to_string()));
-                }
-                return Err(RegistryError::Transport {
-                    registry: remote.registry.clone(),
-                    message: format!("{what}: {e}"),
-                });
-            }
             Err(e) => {
-                return Err(RegistryError::Unavailable {
-                    registry: remote.registry.clone(),
-                    message: format!("{what}: download interrupted after {received} bytes: {e}"),
-                })
+                let digest_error = e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<oci_client::errors::DigestError>());
+                return Err(match digest_error {
+                    Some(oci_client::errors::DigestError::VerificationError { actual, .. }) => {
+                        mismatch(actual.clone())
+                    }
+                    Some(other) => RegistryError::Transport {
+                        registry: remote.registry.clone(),
+                        message: format!("{what}: {other}"),
+                    },
+                    None => RegistryError::Unavailable {
+                        registry: remote.registry.clone(),
+                        message: format!(
+                            "{what}: download interrupted after {received} bytes: {e}"
+                        ),
+                    },
+                });
             }
         };
         received += chunk.len() as u64;
@@ -172,7 +175,6 @@ async fn fetch_once(
                 actual: received,
             });
         }
-        hasher.update(&chunk);
         out.write_all(&chunk)
             .map_err(|e| RegistryError::io(sink.path(&blob.digest), e))?;
         bar.inc(chunk.len() as u64);
@@ -185,10 +187,6 @@ async fn fetch_once(
                 blob.size
             ),
         });
-    }
-    let actual = Digest::from_sha256(hasher.finalize().into());
-    if actual != blob.digest {
-        return Err(mismatch(actual.to_string()));
     }
     let tmp = out
         .into_inner()
@@ -236,7 +234,6 @@ pub(crate) async fn upload(
     blob: &Blob,
     path: &Path,
     mount_from: &[oci_client::Reference],
-    chunked: bool,
     bar: BlobBar,
 ) -> Result<&'static str, RegistryError> {
     let what = format!("blob {}", blob.digest);
@@ -265,8 +262,9 @@ pub(crate) async fn upload(
             return Ok("mounted");
         }
     }
-    // Chunked: oci-client sends one PATCH per stream item (at most 4 MiB).
-    let chunk = if chunked { 4 << 20 } else { 1 << 20 };
+    // Chunked: oci-client sends one PATCH per stream item; monolithic: the
+    // items make up the body of a single PUT.
+    let chunk = 1 << 20;
     let res = remote
         .retry(|| async {
             bar.reset();

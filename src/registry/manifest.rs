@@ -73,7 +73,7 @@ impl Platform {
         }
     }
 
-    fn matches(&self, os: &str, arch: &str, variant: Option<&str>) -> bool {
+    pub(crate) fn matches(&self, os: &str, arch: &str, variant: Option<&str>) -> bool {
         let variant_ok = match (&self.variant, variant) {
             (None, _) => true,
             (Some(w), Some(v)) => w == v,

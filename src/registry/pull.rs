@@ -26,8 +26,33 @@ pub fn pull(
     reference: &Reference,
     opts: &PullOptions,
 ) -> Result<ImageRecord, RegistryError> {
-    if let Some(rec) = pull_from_store(store, reference, opts)? {
-        return Ok(rec);
+    pull_resolved(store, reference, opts).map(|p| p.record)
+}
+
+/// The result of [`pull_resolved`].
+#[derive(Clone, Debug)]
+pub struct Pulled {
+    pub record: ImageRecord,
+    /// What the reference resolved to in the registry: the index digest for
+    /// a multi-platform image (Docker's RepoDigest), else the manifest's.
+    pub digest: Digest,
+}
+
+/// [`pull`], also returning the digest the reference resolved to, for
+/// recording (`FROM name` pinned as `name@digest`) and `--pull` comparisons
+/// with [`resolve_digest`].
+pub fn pull_resolved(
+    store: &Store,
+    reference: &Reference,
+    opts: &PullOptions,
+) -> Result<Pulled, RegistryError> {
+    if let Some(record) = pull_from_store(store, reference, opts)? {
+        if let Some(d) = reference.digest() {
+            return Ok(Pulled {
+                record,
+                digest: d.clone(),
+            });
+        }
     }
     block_on(pull_async(store, reference, opts))?
 }
@@ -59,10 +84,12 @@ fn want_platform(opts: &PullOptions) -> Platform {
     opts.platform.clone().unwrap_or_else(Platform::host)
 }
 
+/// The store name: `repo:tag`, or for a digest-only reference `repo@digest`
+/// (shown as `<none>` tag, as Docker lists such pulls).
 fn names_for(reference: &Reference) -> Vec<Reference> {
     match reference.tag() {
         Some(t) => vec![reference.with_tag(t)],
-        None => Vec::new(),
+        None => vec![reference.clone()],
     }
 }
 
@@ -158,7 +185,7 @@ async fn pull_async(
     store: &Store,
     reference: &Reference,
     opts: &PullOptions,
-) -> Result<ImageRecord, RegistryError> {
+) -> Result<Pulled, RegistryError> {
     let what = reference.to_string();
     let remote = Remote::connect(reference, &opts.registry, RegistryOperation::Pull, false).await?;
     let oref = remote.oci_ref(reference);
@@ -177,6 +204,12 @@ async fn pull_async(
         reference.familiar_repository()
     ));
     let sink = BlobSink::Store(store);
+    if let (None, Some(want)) = (&index, &opts.platform) {
+        // A single-platform image must match an explicit --platform (as Docker).
+        let bar = transfers.blob(config.digest.short(), config.size, "Downloading");
+        fetch(&remote, &oref, &config, &sink, &bar).await?;
+        check_platform(&store.read_blob(&config.digest)?, want, &what)?;
+    }
     let jobs: Vec<Blob> = std::iter::once(config).chain(layers).collect();
     let parallel = if opts.max_concurrent == 0 {
         3
@@ -198,7 +231,33 @@ async fn pull_async(
     sink.put_bytes(&mbytes, &mdigest, &format!("manifest of {what}"))?;
     let desc = descriptor(MediaType::from(mt.as_str()), &mdigest, mbytes.len() as u64);
     let rec = store.index_manifest(&desc, &names_for(reference))?;
-    let shown = index.as_ref().map(|(_, d)| d).unwrap_or(&mdigest);
-    transfers.line(&format!("Digest: {shown}"));
-    Ok(rec)
+    let digest = index.map(|(_, d)| d).unwrap_or(mdigest);
+    transfers.line(&format!("Digest: {digest}"));
+    Ok(Pulled {
+        record: rec,
+        digest,
+    })
+}
+
+/// Fails when the image config's os/architecture(/variant) is not `want`.
+fn check_platform(config: &[u8], want: &Platform, what: &str) -> Result<(), RegistryError> {
+    let v: serde_json::Value =
+        serde_json::from_slice(config).map_err(|e| RegistryError::ManifestInvalid {
+            reference: what.to_string(),
+            why: format!("image config is not JSON ({e})"),
+        })?;
+    let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+    let variant = v.get("variant").and_then(serde_json::Value::as_str);
+    if want.matches(field("os"), field("architecture"), variant) {
+        return Ok(());
+    }
+    let actual = match variant {
+        Some(var) => format!("{}/{}/{var}", field("os"), field("architecture")),
+        None => format!("{}/{}", field("os"), field("architecture")),
+    };
+    Err(RegistryError::NoPlatform {
+        reference: what.to_string(),
+        wanted: want.to_string(),
+        available: actual,
+    })
 }

@@ -174,16 +174,7 @@ impl Ctx<'_> {
                     )));
                 }
                 let bar = self.transfers.blob(b.digest.short(), b.size, "Pushing");
-                upload(
-                    self.remote,
-                    self.oref,
-                    b,
-                    &path,
-                    self.mounts,
-                    self.opts.chunked,
-                    bar,
-                )
-                .await
+                upload(self.remote, self.oref, b, &path, self.mounts, bar).await
             })
             .buffer_unordered(parallel)
             .try_collect::<Vec<_>>()

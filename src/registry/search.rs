@@ -2,7 +2,7 @@
 //! and for `HOST[:PORT]/TERM` the registry's `/v2/_catalog` listing filtered
 //! by TERM (substring), since the distribution spec has no search.
 
-use super::transport::{Endpoint, Remote};
+use super::transport::{error_chain, Endpoint, Remote};
 use super::{block_on, RegistryError, RegistryOptions};
 use crate::image::Reference;
 use oci_client::RegistryOperation;
@@ -53,7 +53,7 @@ async fn search_hub(
         .query(&[("q", term), ("n", &limit.to_string())])
         .send()
         .await
-        .map_err(|e| unavailable(super::transport::error_chain(&e)))?;
+        .map_err(|e| unavailable(error_chain(&e)))?;
     if !res.status().is_success() {
         return Err(unavailable(format!("search: HTTP {}", res.status())));
     }

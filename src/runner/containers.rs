@@ -42,11 +42,34 @@ impl ContainerStore {
         for d in [&dir, &locks, &run_dir] {
             fs::create_dir_all(d).map_err(|e| RunnerError::io(d, e))?;
         }
-        Ok(ContainerStore {
+        let store = ContainerStore {
             dir,
             lock: locks.join("containers.lock"),
             run_dir,
-        })
+        };
+        store.remove_unfinished();
+        Ok(store)
+    }
+
+    /// Removes directories of creates that crashed before config.json was
+    /// written (older than a minute, so a create in progress is left alone).
+    fn remove_unfinished(&self) {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        for e in rd.flatten() {
+            let p = e.path();
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(60));
+            if old && !p.join("config.json").exists() && e.file_name().len() == 64 {
+                let _ = fs::remove_dir_all(&p);
+            }
+        }
     }
 
     pub fn dir(&self, id: &str) -> PathBuf {
@@ -136,11 +159,13 @@ impl ContainerStore {
         fs::create_dir(&dir).map_err(|e| RunnerError::io(&dir, e))?;
         let state = ContainerState {
             boot_id: proc::boot_id(),
+            ephemeral: config.host.auto_remove,
             ..Default::default()
         };
-        self.write_json(&config.id, "state.json", &state)?;
+        let durable = !state.ephemeral;
+        self.write_json(&config.id, "state.json", &state, durable)?;
         // config.json last: a directory without it is an unfinished create.
-        self.write_json(&config.id, "config.json", &config)?;
+        self.write_json(&config.id, "config.json", &config, durable)?;
         Ok(Container { config, state })
     }
 
@@ -149,10 +174,22 @@ impl ContainerStore {
         id: &str,
         file: &str,
         value: &T,
+        durable: bool,
     ) -> Result<(), RunnerError> {
         let dir = self.dir(id);
         let bytes = serde_json::to_vec_pretty(value).map_err(RunnerError::Json)?;
-        fsutil::write_atomic(&dir, &dir.join(file), &bytes)?;
+        if durable {
+            fsutil::write_atomic(&dir, &dir.join(file), &bytes)?;
+            return Ok(());
+        }
+        // Still atomic (readers see old or new), just not synced: a `--rm`
+        // container's record is worthless after a crash anyway.
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(&dir).map_err(|e| RunnerError::io(&dir, e))?;
+        std::io::Write::write_all(&mut tmp, &bytes).map_err(|e| RunnerError::io(tmp.path(), e))?;
+        let target = dir.join(file);
+        tmp.persist(&target)
+            .map_err(|e| RunnerError::io(&target, e.error))?;
         Ok(())
     }
 
@@ -240,7 +277,7 @@ impl ContainerStore {
         let mut state: ContainerState = self.read_json(id, "state.json")?;
         change(&mut state);
         state.boot_id = proc::boot_id();
-        self.write_json(id, "state.json", &state)?;
+        self.write_json(id, "state.json", &state, !state.ephemeral)?;
         Ok(state)
     }
 
@@ -257,7 +294,7 @@ impl ContainerStore {
         }
         let mut config = c.config;
         config.name = new_name;
-        self.write_json(&config.id, "config.json", &config)
+        self.write_json(&config.id, "config.json", &config, true)
     }
 
     /// Deletes a container's files (the caller has stopped it and unmounted
@@ -330,4 +367,103 @@ pub fn image_users(store_root: &Path, image_id: &str) -> Vec<String> {
         .filter(|c| c.image_id == image_id)
         .map(|c| short(&c.id).to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, ContainerStore) {
+        let d = tempfile::tempdir().expect("tmp");
+        std::env::set_var("RBUILD_RUNTIME_DIR", d.path().join("run"));
+        let s = ContainerStore::open(&d.path().join("store")).expect("open");
+        (d, s)
+    }
+
+    fn config(id: &str, name: &str) -> ContainerConfig {
+        ContainerConfig {
+            id: id.to_string(),
+            name: name.to_string(),
+            created: crate::runner::time::now_rfc3339(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn names_prefixes_and_conflicts() {
+        let (_d, s) = store();
+        let a = "ab".repeat(32);
+        let b = "ac".repeat(32);
+        s.create(config(&a, "web")).expect("create a");
+        let err = s
+            .create(config(&b, "web"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with(
+                "Conflict. The container name \"/web\" is already in use by container \"abab"
+            ),
+            "{err}"
+        );
+        let gen = s.create(config(&b, "")).expect("create b");
+        assert!(id::validate_name(gen.name()).is_ok());
+        assert_eq!(s.get("web").map(|c| c.config.id).ok(), Some(a.clone()));
+        assert_eq!(s.get("/web").map(|c| c.config.id).ok(), Some(a.clone()));
+        assert_eq!(s.get("abab").map(|c| c.config.id).ok(), Some(a.clone()));
+        assert!(matches!(s.get("a"), Err(RunnerError::AmbiguousPrefix(_))));
+        assert!(matches!(s.get("zz"), Err(RunnerError::NoSuchContainer(_))));
+        assert!(matches!(s.get(""), Err(RunnerError::NoSuchContainer(_))));
+        s.rename("web", "api").expect("rename");
+        assert!(s.get("web").is_err() && s.get("api").is_ok());
+        assert!(s.rename("api", gen.name()).is_err());
+        assert_eq!(image_users(&_d.path().join("store"), "").len(), 2);
+        s.remove(&a).expect("remove");
+        assert_eq!(s.list().expect("list").len(), 1);
+    }
+
+    #[test]
+    fn running_state_from_another_boot_or_dead_monitor_reads_exited() {
+        let (_d, s) = store();
+        let id = "cd".repeat(32);
+        s.create(config(&id, "x")).expect("create");
+        // A live process of ours, but written in another boot.
+        let me = std::process::id() as i32;
+        s.update_state(&id, |st| {
+            st.status = Status::Running;
+            st.pid = me;
+        })
+        .expect("update");
+        let p = s.dir(&id).join("state.json");
+        let text = fs::read_to_string(&p).expect("read");
+        fs::write(&p, text.replace(&proc::boot_id(), "another-boot")).expect("write");
+        let c = s.load(&id).expect("load");
+        assert_eq!(c.state.status, Status::Exited);
+        assert_eq!(c.state.exit_code, LOST_EXIT_CODE);
+        assert!(c.state.error.contains("rebooted"), "{}", c.state.error);
+        // Same boot, no monitor, process gone (recycled start time).
+        s.update_state(&id, |st| {
+            st.status = Status::Running;
+            st.pid = me;
+            st.pid_start_ticks = 1;
+        })
+        .expect("update");
+        assert_eq!(s.load(&id).expect("load").state.status, Status::Exited);
+        // Same boot, our process alive: still running.
+        let ticks = proc::start_ticks(me).unwrap_or(0);
+        s.update_state(&id, |st| {
+            st.status = Status::Running;
+            st.pid = me;
+            st.pid_start_ticks = ticks;
+        })
+        .expect("update");
+        assert_eq!(s.load(&id).expect("load").state.status, Status::Running);
+        // A held monitor lock keeps it running whatever the pid says.
+        let _lock = s.lock_monitor(&id).expect("lock");
+        assert!(s.monitor_alive(&id));
+        assert!(matches!(
+            s.lock_monitor(&id),
+            Err(RunnerError::AlreadyMonitored(_))
+        ));
+    }
 }

@@ -11,6 +11,7 @@
 //! [`volumes`] (named volumes). The CLI lives in src/cli/container.rs.
 
 pub mod containers;
+pub mod copy;
 pub mod defaults;
 pub mod id;
 pub mod inspect;
@@ -65,6 +66,8 @@ pub enum RunnerError {
     Json(serde_json::Error),
     #[error("driver failed programming external connectivity on endpoint {name}: Bind for {addr} failed: port is already allocated")]
     PortInUse { name: String, addr: String },
+    #[error("{0}")]
+    Copy(String),
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
     #[error(transparent)]

@@ -262,6 +262,10 @@ impl Monitor<'_> {
             }
         };
         FORWARD_TO.store(handle.pid, Ordering::SeqCst);
+        // The sandbox installs its own SIGINT/SIGTERM handler (kill the
+        // sandbox) at its first start; a container's monitor forwards
+        // instead, like docker's sig-proxy.
+        install_forwarding();
         let ticks = proc::start_ticks(handle.pid).unwrap_or(0);
         let monitor_pid = std::process::id() as i32;
         let recorded = self.containers.update_state(&self.id, |s| {

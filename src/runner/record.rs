@@ -151,6 +151,9 @@ pub struct ContainerState {
     pub boot_id: String,
     /// Host ports actually bound (after `-P`/port 0 resolution).
     pub ports: Vec<PortBinding>,
+    /// A `--rm` container: its records are written without fsync.
+    #[serde(default)]
+    pub ephemeral: bool,
 }
 
 /// A container as read from the store: config plus current state.

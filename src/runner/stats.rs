@@ -68,6 +68,32 @@ pub fn read(pid: i32) -> Option<CgroupStats> {
     Some(s)
 }
 
+/// docker's `BytesSize` (go-units): binary units, 4 significant digits,
+/// no space: `512KiB`, `1.953MiB`, `64MiB`.
+pub fn bytes_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    // %.4g: four significant digits, trailing zeros dropped.
+    let decimals = match value {
+        v if v >= 1000.0 => 0,
+        v if v >= 100.0 => 1,
+        v if v >= 10.0 => 2,
+        _ => 3,
+    };
+    let text = format!("{value:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    format!("{text}{}", UNITS.get(unit).unwrap_or(&"B"))
+}
+
 /// Total host memory (the limit shown for unlimited containers).
 pub fn host_memory() -> u64 {
     fs::read_to_string("/proc/meminfo")
@@ -84,6 +110,14 @@ pub fn host_memory() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_byte_sizes() {
+        assert_eq!(bytes_size(512 * 1024), "512KiB");
+        assert_eq!(bytes_size(64 << 20), "64MiB");
+        assert_eq!(bytes_size(2_048_000), "1.953MiB");
+        assert_eq!(bytes_size(17), "17B");
+    }
 
     #[test]
     fn reads_own_usage() {

@@ -160,7 +160,7 @@ fn clear_dir(dir: &Path) -> Result<(), RunnerError> {
 
 /// Merges `src` into `dst` (existing dir): files and links replace,
 /// whiteouts delete, ownership and modes kept. Never follows symlinks.
-fn copy_tree(src: &Path, dst: &Path) -> Result<(), RunnerError> {
+pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), RunnerError> {
     let rd = fs::read_dir(src).map_err(|e| RunnerError::io(src, e))?;
     for e in rd.flatten() {
         let from = e.path();

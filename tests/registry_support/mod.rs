@@ -134,7 +134,7 @@ impl Registry {
         let data = dir.join("data");
         std::fs::create_dir_all(&data).unwrap();
         let mut cfg = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             data.display()
         );
         let mut tls = false;
@@ -245,6 +245,11 @@ impl Registry {
         self.child.as_ref().map(|c| c.id() as i32).unwrap_or(0)
     }
 
+    /// The server's log (errors and the access log).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("registry.log")).unwrap_or_default()
+    }
+
     pub fn ca_dir(&self) -> PathBuf {
         self.dir.join("certs")
     }
@@ -277,6 +282,8 @@ pub enum Damage {
     CorruptBlobs,
     /// Serve HTML instead of manifests (and drop their digest header).
     NotJsonManifests,
+    /// Serve a Docker schema 1 manifest instead of the real one.
+    Schema1Manifests,
     /// Send half of the first big blob, then kill the registry (pid) and close.
     KillRegistryMidBlob(i32),
 }
@@ -389,8 +396,12 @@ fn serve(
             client.write_all(rhead.as_bytes())?;
             client.write_all(&b)?;
         }
-        Damage::NotJsonManifests if is_manifest => {
-            let junk = b"<html><body>not a manifest</body></html>";
+        Damage::NotJsonManifests | Damage::Schema1Manifests if is_manifest => {
+            let junk: &[u8] = if damage == Damage::Schema1Manifests {
+                br#"{"schemaVersion":1,"name":"bad/bb","tag":"1","architecture":"amd64","fsLayers":[],"history":[]}"#
+            } else {
+                b"<html><body>not a manifest</body></html>"
+            };
             let mut h = String::new();
             for l in rhead.split("\r\n").filter(|l| !l.is_empty()) {
                 let lower = l.to_ascii_lowercase();

@@ -1,0 +1,195 @@
+//! The build cache through the binary: `--cache-to` / `--cache-from` between
+//! two fresh stores, and which steps a rebuild takes from the cache (read
+//! from the plain progress output, step by step) after no change, a changed
+//! file, a Dockerfile comment, `--no-cache`, `--no-cache-filter` and a build
+//! arg used late. Needs root and busybox (see tests/build_support).
+
+mod build_support;
+
+use build_support::{ready, World};
+use std::collections::BTreeMap;
+
+const EPOCH: &str = "1700000000";
+
+/// How each step of a build ended, by its progress name (`[build 2/4] RUN make`).
+fn steps(progress: &str) -> BTreeMap<String, String> {
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for line in progress.lines() {
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let Some((id, text)) = rest.split_once(' ') else {
+            continue;
+        };
+        if text == "CACHED" || text.starts_with("DONE") || text.starts_with("ERROR") {
+            if let Some(name) = names.get(id) {
+                let status = text.split(' ').next().unwrap_or_default().to_string();
+                out.insert(name.clone(), status);
+            }
+        } else if text.starts_with('[') && !names.contains_key(id) {
+            names.insert(id.to_string(), text.to_string());
+        }
+    }
+    out
+}
+
+/// The steps that ran (not CACHED), FROM lines aside (they always resolve).
+fn ran(progress: &str) -> Vec<String> {
+    steps(progress)
+        .into_iter()
+        .filter(|(name, status)| status != "CACHED" && !name.contains("] FROM "))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The steps taken from the cache.
+fn cached(progress: &str) -> Vec<String> {
+    steps(progress)
+        .into_iter()
+        .filter(|(_, status)| status == "CACHED")
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The manifest digest of the build (from `--metadata-file`).
+fn build_digest(w: &World, dockerfile: &str, args: &[&str]) -> (String, String) {
+    let meta = w.dir.path().join("meta.json");
+    let meta_arg = meta.display().to_string();
+    let mut all = vec!["--metadata-file", meta_arg.as_str()];
+    all.extend_from_slice(args);
+    let progress = w.build(dockerfile, &all);
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta).expect("metadata file")).expect("JSON");
+    let digest = v["containerimage.digest"]
+        .as_str()
+        .expect("containerimage.digest")
+        .to_string();
+    (digest, progress)
+}
+
+const MULTI_STAGE: &str = "\
+FROM localhost/busybox AS build
+WORKDIR /src
+COPY app/ ./
+RUN cat a.txt b.txt > out.txt && echo built >> out.txt
+ENV STAGE=build
+
+FROM localhost/busybox
+ENV GREETING=hello
+LABEL org.example.name=demo
+HEALTHCHECK --interval=5s CMD true
+SHELL [\"/bin/sh\", \"-ec\"]
+COPY --from=build /src/out.txt /out.txt
+RUN cp /out.txt /copy.txt
+CMD [\"cat\", \"/copy.txt\"]
+";
+
+fn write_app(w: &World) {
+    w.file("app/a.txt", "alpha\n");
+    w.file("app/b.txt", "beta\n");
+    w.file("other.txt", "not copied\n");
+}
+
+#[test]
+fn cache_to_and_from_local_hit_every_step_in_a_fresh_store() {
+    if !ready("cache_to_and_from_local_hit_every_step_in_a_fresh_store") {
+        return;
+    }
+    let a = World::with_epoch(EPOCH);
+    write_app(&a);
+    let cache_dir = a.dir.path().join("ci-cache");
+    let to = format!("type=local,dest={},mode=max", cache_dir.display());
+    let epoch_arg = format!("SOURCE_DATE_EPOCH={EPOCH}");
+    let (digest_a, progress_a) = build_digest(
+        &a,
+        MULTI_STAGE,
+        &["--cache-to", &to, "--build-arg", &epoch_arg],
+    );
+    assert!(cached(&progress_a).is_empty(), "fresh store:\n{progress_a}");
+    assert!(cache_dir.join("index.json").is_file(), "no cache export");
+
+    let b = World::with_base(&a.base_tar(), Some(EPOCH));
+    write_app(&b);
+    let from = format!("type=local,src={}", cache_dir.display());
+    let (digest_b, progress_b) = build_digest(
+        &b,
+        MULTI_STAGE,
+        &["--cache-from", &from, "--build-arg", &epoch_arg],
+    );
+    assert_eq!(ran(&progress_b), Vec::<String>::new(), "{progress_b}");
+    assert_eq!(cached(&progress_b).len(), 5, "{progress_b}");
+    assert_eq!(digest_a, digest_b, "same image from the imported cache");
+    // The metadata the cache must carry (fields oci-spec lacks) survived.
+    let cfg = b.raw_config(&digest_b_id(&b));
+    assert_eq!(
+        cfg["config"]["Shell"],
+        serde_json::json!(["/bin/sh", "-ec"])
+    );
+    assert_eq!(
+        cfg["config"]["Healthcheck"]["Interval"],
+        serde_json::json!(5_000_000_000u64)
+    );
+}
+
+/// The id of the only image built in `w` besides the base.
+fn digest_b_id(w: &World) -> String {
+    let meta = w.dir.path().join("meta.json");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(meta).expect("metadata file")).expect("JSON");
+    v["containerimage.config.digest"]
+        .as_str()
+        .expect("config digest")
+        .to_string()
+}
+
+#[test]
+fn cache_to_mode_min_exports_only_the_final_stage() {
+    if !ready("cache_to_mode_min_exports_only_the_final_stage") {
+        return;
+    }
+    let a = World::with_epoch(EPOCH);
+    write_app(&a);
+    let cache_dir = a.dir.path().join("ci-cache");
+    let to = format!("type=local,dest={}", cache_dir.display());
+    a.build(MULTI_STAGE, &["--cache-to", &to]);
+
+    let b = World::with_base(&a.base_tar(), Some(EPOCH));
+    write_app(&b);
+    let from = format!("type=local,src={}", cache_dir.display());
+    let progress = b.build(MULTI_STAGE, &["--cache-from", &from]);
+    // The build stage was not exported: it runs again; the final stage's
+    // keys depend on the build stage's keys, not its output, so they hit.
+    assert_eq!(
+        ran(&progress),
+        vec![
+            "[build 2/5] WORKDIR /src".to_string(),
+            "[build 3/5] COPY app/ ./".to_string(),
+            "[build 4/5] RUN cat a.txt b.txt > out.txt && echo built >> out.txt".to_string(),
+        ],
+        "{progress}"
+    );
+    assert_eq!(cached(&progress).len(), 2, "{progress}");
+}
+
+#[test]
+fn cache_from_a_missing_dir_builds_and_bad_options_fail_clearly() {
+    if !ready("cache_from_a_missing_dir_builds_and_bad_options_fail_clearly") {
+        return;
+    }
+    let w = World::new();
+    write_app(&w);
+    let missing = format!("type=local,src={}", w.dir.path().join("none").display());
+    let progress = w.build(MULTI_STAGE, &["--cache-from", &missing]);
+    assert!(cached(&progress).is_empty(), "{progress}");
+    for (flag, spec, want) in [
+        ("--cache-from", "type=registry,ref=x", "not supported yet"),
+        ("--cache-to", "type=local,src=/tmp/x", "give dest=DIR"),
+        ("--cache-to", "type=local,dest=/tmp/x,mode=all", "mode=all"),
+    ] {
+        let out = w.build_output(MULTI_STAGE, &[flag, spec]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} {spec} accepted");
+        assert!(err.contains(want), "{flag} {spec}: {err}");
+    }
+}

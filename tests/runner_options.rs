@@ -1,0 +1,222 @@
+//! Less central runner verbs and flags end to end: `cp` both ways (running
+//! and stopped), `--restart on-failure:N`, `stats --no-stream`, `-P` with
+//! an image's EXPOSE, `--read-only`, `ps --filter/--format`, `container
+//! prune`, `volume` create/inspect/prune.
+
+mod runner_support;
+
+use runner_support::{can_run, Env};
+use std::time::{Duration, Instant};
+
+#[test]
+fn cp_in_and_out_of_running_and_stopped_containers() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image(
+        "bb:1",
+        &[("/srv/from-image.txt", "image\n", 0o644)],
+        &["CMD [\"sh\"]"],
+    );
+    env.ok(&["run", "-d", "--name", "c1", "bb:1", "sleep", "300"]);
+    let host = env.dir.path().join("host.txt");
+    std::fs::write(&host, "from host\n").expect("write");
+    env.ok(&["cp", host.to_str().expect("utf8"), "c1:/tmp/"]);
+    assert_eq!(
+        env.ok(&["exec", "c1", "cat", "/tmp/host.txt"]),
+        "from host\n"
+    );
+    env.ok(&[
+        "exec",
+        "c1",
+        "sh",
+        "-c",
+        "mkdir -p /out/d && echo made > /out/d/f",
+    ]);
+    let out = env.dir.path().join("out");
+    env.ok(&["cp", "c1:/out", out.to_str().expect("utf8")]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("d/f")).ok().as_deref(),
+        Some("made\n")
+    );
+    env.ok(&["stop", "-t", "1", "c1"]);
+    // Stopped: the upper dir and the image layers.
+    let back = env.dir.path().join("back.txt");
+    env.ok(&["cp", "c1:/tmp/host.txt", back.to_str().expect("utf8")]);
+    assert_eq!(
+        std::fs::read_to_string(&back).ok().as_deref(),
+        Some("from host\n")
+    );
+    env.ok(&["cp", "c1:/srv/from-image.txt", back.to_str().expect("utf8")]);
+    assert_eq!(
+        std::fs::read_to_string(&back).ok().as_deref(),
+        Some("image\n")
+    );
+    let (code, _, err) = env.run(&["cp", "c1:/nope", back.to_str().expect("utf8")]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("Could not find the file /nope in container c1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn restart_on_failure_stops_after_n_retries() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo try; exit 4",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = env.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}",
+            "flaky",
+        ]);
+        if s.trim() == "exited 2 4" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never settled: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Give a wrong extra restart the chance to show, then check the log.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(env.ok(&["logs", "flaky"]).matches("try").count(), 3);
+}
+
+#[test]
+fn stats_publish_all_read_only_filters_and_prune() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]", "EXPOSE 8080"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "-P",
+        "--memory",
+        "64m",
+        "--label",
+        "tier=back",
+        "bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+    ]);
+    let port = env.ok(&["port", "svc", "8080"]);
+    assert!(
+        port.trim().starts_with("0.0.0.0:") && !port.trim().ends_with(":0"),
+        "{port}"
+    );
+    let stats = env.ok(&["stats", "--no-stream", "svc"]);
+    let row = stats.lines().nth(1).unwrap_or_default();
+    assert!(row.contains("svc") && row.contains(" / 64MiB"), "{stats}");
+    let (code, _, err) = env.run(&["run", "--rm", "--read-only", "bb:1", "touch", "/x"]);
+    assert_ne!(code, 0, "{err}");
+    env.ok(&["run", "--name", "done", "bb:1", "true"]);
+    let f = env.ok(&[
+        "ps",
+        "--filter",
+        "label=tier=back",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(f.trim(), "svc");
+    let f = env.ok(&["ps", "--filter", "status=exited", "--format", "{{.Names}}"]);
+    assert_eq!(f.trim(), "done");
+    let pruned = env.ok(&["container", "prune", "-f"]);
+    assert!(pruned.contains("Deleted Containers:"), "{pruned}");
+    assert_eq!(
+        env.ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(),
+        "svc"
+    );
+    env.ok(&["volume", "create", "--label", "k=v", "v1"]);
+    assert_eq!(
+        env.ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Labels.k}} {{.Driver}}",
+            "v1"
+        ])
+        .trim(),
+        "v1 v local"
+    );
+    let pruned = env.ok(&["volume", "prune", "-a"]);
+    assert!(pruned.contains("v1"), "{pruned}");
+    env.ok(&["rm", "-f", "svc"]);
+}
+
+#[test]
+fn network_none_and_host() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let ifaces = |text: &str| -> Vec<String> {
+        let mut v: Vec<String> = text
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split(':').next())
+            .map(|s| s.trim().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let none = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "bb:1",
+        "cat",
+        "/proc/net/dev",
+    ]);
+    assert_eq!(ifaces(&none), ["lo"]);
+    let host = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "bb:1",
+        "cat",
+        "/proc/net/dev",
+    ]);
+    let mine = std::fs::read_to_string("/proc/net/dev").expect("own /proc/net/dev");
+    assert_eq!(ifaces(&host), ifaces(&mine));
+    let (code, _, err) = env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-p",
+        "8080:80",
+        "bb:1",
+        "true",
+    ]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("published ports need a private network"),
+        "{err}"
+    );
+}
