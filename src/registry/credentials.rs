@@ -228,11 +228,13 @@ pub fn store(registry: &str, creds: &Credentials) -> Result<PathBuf, Credentials
         });
         helper_call(&helper, "store", registry, body.to_string().as_bytes())?;
         // Docker leaves an empty entry in auths so `docker info` lists the login.
-        auths_mut(&mut config).insert(key, Value::Object(Map::new()));
+        with_auths(&mut config, |a| a.insert(key, Value::Object(Map::new())));
     } else {
         let auth = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", creds.username, creds.secret));
-        auths_mut(&mut config).insert(key, serde_json::json!({ "auth": auth }));
+        with_auths(&mut config, |a| {
+            a.insert(key, serde_json::json!({ "auth": auth }))
+        });
     }
     write_config(&path, &config)?;
     Ok(path)
@@ -247,34 +249,35 @@ pub fn erase(registry: &str) -> Result<bool, CredentialsError> {
     if let Some(helper) = helper_for(&config, registry) {
         found = helper_call(&helper, "erase", registry, key.as_bytes()).is_ok();
     }
-    let auths = auths_mut(&mut config);
-    let keys: Vec<String> = auths
-        .keys()
-        .filter(|k| **k == key || key_host(k) == key_host(&key))
-        .cloned()
-        .collect();
-    for k in keys {
-        auths.remove(&k);
-        found = true;
-    }
+    with_auths(&mut config, |auths| {
+        let keys: Vec<String> = auths
+            .keys()
+            .filter(|k| **k == key || key_host(k) == key_host(&key))
+            .cloned()
+            .collect();
+        for k in keys {
+            auths.remove(&k);
+            found = true;
+        }
+    });
     if found {
         write_config(&path, &config)?;
     }
     Ok(found)
 }
 
-fn auths_mut(config: &mut Map<String, Value>) -> &mut Map<String, Value> {
-    let entry = config
-        .entry("auths")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !entry.is_object() {
-        *entry = Value::Object(Map::new());
-    }
-    match entry {
-        Value::Object(m) => m,
-        // Just replaced by an object above.
-        _ => unreachable!("auths is an object"),
-    }
+/// Runs `f` on the `auths` object (created if missing or not an object).
+fn with_auths<T>(
+    config: &mut Map<String, Value>,
+    f: impl FnOnce(&mut Map<String, Value>) -> T,
+) -> T {
+    let mut auths = match config.remove("auths") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let out = f(&mut auths);
+    config.insert("auths".into(), Value::Object(auths));
+    out
 }
 
 fn helper_get(helper: &str, server: &str) -> Result<Option<Credentials>, CredentialsError> {
