@@ -337,6 +337,18 @@ fn chunked_push_and_catalog_search() {
     assert!(!found.contains("other/bb"), "{found}");
 }
 
+/// Runs a command that must succeed; returns stdout+stderr.
+fn run_ok_with_stderr(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed: {text}");
+    text
+}
+
 fn assert_nothing_stored(store: &Path, layer_hex: Option<&str>) {
     let images = run(Command::new(env!("CARGO_BIN_EXE_rbuild"))
         .arg("--root")
@@ -420,6 +432,15 @@ fn bad_cases_fail_clearly_and_store_nothing() {
         "{err}"
     );
     assert_nothing_stored(&env.store("e5"), None);
+    drop(proxy);
+
+    // 503 and a cut connection are retried (with backoff) and the pull succeeds.
+    let proxy = Proxy::start(env.reg.port, Damage::FlakyBlobs);
+    let out = run_ok_with_stderr(
+        env.rb("e6")
+            .args(["pull", &format!("{}/bad/bb:1", proxy.host())]),
+    );
+    assert!(out.contains("retrying"), "{out}");
     drop(proxy);
 
     let proxy = Proxy::start(env.reg.port, Damage::KillRegistryMidBlob(env.reg.pid()));
