@@ -332,6 +332,22 @@ fn chunked_push_and_catalog_search() {
         &format!("{host}/other/bb:1"),
     ]));
     assert!(!out.contains("error"), "{out}");
+    let mounted = env
+        .reg
+        .log()
+        .lines()
+        .filter(|l| {
+            l.contains("\"POST /v2/other/bb/blobs/uploads/?mount=")
+                && l.contains("from=chunk%2Fbb")
+                && l.contains("\" 201 ")
+        })
+        .count();
+    assert_eq!(
+        mounted,
+        2,
+        "config and layer mounted from chunk/bb:\n{}",
+        env.reg.log()
+    );
     let found = run(env.rb("s2").args(["search", &format!("{host}/chunk")]));
     assert!(found.contains(&format!("{host}/chunk/bb")), "{found}");
     assert!(!found.contains("other/bb"), "{found}");
