@@ -220,3 +220,58 @@ fn network_none_and_host() {
         "{err}"
     );
 }
+
+#[test]
+fn healthcheck_goes_from_starting_to_healthy() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "test -f /tmp/ready",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+        "bb:1",
+        "sh",
+        "-c",
+        "sleep 1; touch /tmp/ready; sleep 300",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        let s = env
+            .ok(&["inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", "hc"])
+            .trim()
+            .to_string();
+        if seen.last() != Some(&s) {
+            seen.push(s.clone());
+        }
+        if s == "healthy" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never healthy: {seen:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        seen.iter().any(|s| s == "unhealthy"),
+        "the check failed before /tmp/ready: {seen:?}"
+    );
+    let ps = env.ok(&["ps", "--format", "{{.Status}}"]);
+    assert!(ps.contains("(healthy)"), "{ps}");
+    let log = env.ok(&[
+        "inspect",
+        "-f",
+        "{{range .State.Health.Log}}{{.ExitCode}} {{end}}",
+        "hc",
+    ]);
+    assert!(log.trim().ends_with('0'), "{log}");
+    env.ok(&["rm", "-f", "hc"]);
+}

@@ -99,6 +99,18 @@ pub struct RunArgs {
     /// Set meta data on a container
     #[arg(short, long)]
     pub label: Vec<String>,
+    /// Command to run to check health
+    #[arg(long)]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (e.g. 30s, 500ms)
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub health_interval: Option<std::time::Duration>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long)]
+    pub health_retries: Option<u32>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Pull image before running: missing, always or never
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -270,6 +282,13 @@ fn create(ctx: &Ctx, a: &RunArgs) -> Result<String> {
         bail!("conflicting options: cannot specify both --restart and --rm");
     }
     defaults::apply(&mut cfg, &image, &req)?;
+    cfg.healthcheck = rbuild::runner::health::merge(
+        image.healthcheck.as_ref(),
+        a.health_cmd.as_deref(),
+        a.health_interval,
+        a.health_retries,
+        a.no_healthcheck,
+    );
     if a.publish_all {
         for p in &cfg.exposed_ports {
             if !bindings.iter().any(|b| b.key() == *p) {
