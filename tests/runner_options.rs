@@ -248,7 +248,12 @@ fn healthcheck_goes_from_starting_to_healthy() {
     let mut seen = Vec::new();
     loop {
         let s = env
-            .ok(&["inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", "hc"])
+            .ok(&[
+                "inspect",
+                "-f",
+                "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                "hc",
+            ])
             .trim()
             .to_string();
         if seen.last() != Some(&s) {
@@ -274,4 +279,38 @@ fn healthcheck_goes_from_starting_to_healthy() {
     ]);
     assert!(log.trim().ends_with('0'), "{log}");
     env.ok(&["rm", "-f", "hc"]);
+}
+
+#[test]
+fn exec_user_workdir_env_and_detached() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]", "ENV MODE=prod"]);
+    env.ok(&["run", "-d", "--name", "ex", "bb:1", "sleep", "300"]);
+    let out = env.ok(&[
+        "exec",
+        "-u",
+        "app",
+        "-w",
+        "/tmp",
+        "-e",
+        "MODE=dev",
+        "ex",
+        "sh",
+        "-c",
+        "echo $(id -u) $(pwd) $MODE",
+    ]);
+    assert_eq!(out, "1000 /tmp dev\n");
+    assert_eq!(env.ok(&["exec", "ex", "sh", "-c", "echo $MODE"]), "prod\n");
+    env.ok(&["exec", "-d", "ex", "sh", "-c", "echo later > /tmp/detached"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while env.run(&["exec", "ex", "cat", "/tmp/detached"]).1 != "later\n" {
+        assert!(Instant::now() < deadline, "exec -d never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, _, err) = env.run(&["exec", "ex", "no-such-tool"]);
+    assert_eq!(code, 127, "{err}");
+    env.ok(&["rm", "-f", "ex"]);
 }
