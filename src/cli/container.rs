@@ -4,9 +4,10 @@
 //! `container prune`, `volume ...`. The work happens in `rbuild::runner`;
 //! this file parses arguments and prints. Errors exit 125 like docker's CLI.
 
+use super::container_create::RunArgs;
 use super::container_exec::{exec, stats};
 use super::container_ops::{cp, kill, logs_cmd, port, prune, rm, stop, top, wait};
-use super::container_run::{self, ExecArgs, RunArgs, StartArgs};
+use super::container_run::{self, ExecArgs, StartArgs};
 use super::image::open_store;
 use super::volume::volume;
 use anyhow::Result;

@@ -5,6 +5,7 @@
 mod build;
 mod check;
 mod container;
+mod container_create;
 mod container_exec;
 mod container_ops;
 mod container_run;
