@@ -314,3 +314,29 @@ fn exec_user_workdir_env_and_detached() {
     assert_eq!(code, 127, "{err}");
     env.ok(&["rm", "-f", "ex"]);
 }
+
+#[test]
+fn create_then_start_attached() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let id = env.ok(&[
+        "create",
+        "--name",
+        "later",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo hello-from-start; exit 6",
+    ]);
+    assert_eq!(id.trim().len(), 64);
+    assert_eq!(
+        env.ok(&["ps", "-a", "--format", "{{.Status}}"]).trim(),
+        "Created"
+    );
+    let (code, out, _) = env.run(&["start", "-a", "later"]);
+    assert_eq!((code, out.as_str()), (6, "hello-from-start\n"));
+    env.ok(&["rm", "later"]);
+}

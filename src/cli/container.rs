@@ -23,6 +23,8 @@ use std::time::SystemTime;
 pub enum ContainerCommand {
     /// Create and run a new container from an image
     Run(Box<RunArgs>),
+    /// Create a new container (start it with `start`)
+    Create(Box<RunArgs>),
     /// List containers
     Ps(PsArgs),
     /// Stop one or more running containers
@@ -65,6 +67,7 @@ pub enum ContainerCommand {
 /// Verbs this module adds, for the default-verb logic.
 pub const VERBS: &[&str] = &[
     "run",
+    "create",
     "ps",
     "stop",
     "kill",
@@ -284,6 +287,11 @@ fn dispatch(root: Option<&Path>, cmd: ContainerCommand) -> Result<i32> {
     let ctx = Ctx::open(root)?;
     match cmd {
         ContainerCommand::Run(a) => container_run::run(&ctx, *a),
+        ContainerCommand::Create(a) => {
+            let id = super::container_create::create(&ctx, &a)?;
+            println!("{id}");
+            Ok(0)
+        }
         ContainerCommand::Ps(a) | ContainerCommand::Container(ContainerGroup::Ls(a)) => {
             ps_cmd(&ctx, a)
         }
