@@ -225,3 +225,34 @@ fn fifty_containers_leave_nothing_behind() {
         .count();
     assert_eq!(containers, 0);
 }
+
+#[test]
+fn concurrent_runs_with_one_name_get_one_conflict() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            env.cmd()
+                .args(["run", "-d", "--name", "only-one", "bb:1", "sleep", "30"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect();
+    let ok = outputs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 1, "exactly one run wins the name");
+    for o in outputs.iter().filter(|o| !o.status.success()) {
+        assert_eq!(o.status.code(), Some(125));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("is already in use"));
+    }
+    assert_eq!(env.ok(&["ps", "-aq"]).lines().count(), 1);
+    env.ok(&["rm", "-f", "only-one"]);
+}
