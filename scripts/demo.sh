@@ -43,6 +43,7 @@ if "$RBUILD" --help 2>/dev/null | grep -qE "^  run( |$)"; then
   step "rbuild run wordpress:custom (fetching / and the extension page)"
   "$RBUILD" run --rm wordpress:custom sh -c \
     'httpd -p 8080 -h /var/www && sleep 0.5 && wget -qO- http://127.0.0.1:8080/ && wget -qO- http://127.0.0.1:8080/wp-content/plugins/custom-hello/hello.html'
+  echo; echo "demo OK: wordpress:custom built by rbuild serves its site and extension"
   exit 0
 fi
 

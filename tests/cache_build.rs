@@ -183,7 +183,8 @@ fn cache_from_a_missing_dir_builds_and_bad_options_fail_clearly() {
     let progress = w.build(MULTI_STAGE, &["--cache-from", &missing]);
     assert!(cached(&progress).is_empty(), "{progress}");
     for (flag, spec, want) in [
-        ("--cache-from", "type=registry,ref=x", "not supported yet"),
+        ("--cache-from", "type=gha", "not supported yet"),
+        ("--cache-to", "type=registry,mode=max", "needs ref="),
         ("--cache-to", "type=local,src=/tmp/x", "give dest=DIR"),
         ("--cache-to", "type=local,dest=/tmp/x,mode=all", "mode=all"),
     ] {

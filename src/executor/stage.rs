@@ -1,5 +1,5 @@
 //! One stage: resolve its base (scratch, an earlier stage, an image in the
-//! store), run the base image's ONBUILD triggers, then each instruction in
+//! store or pulled from its registry by [`super::base`]), run the base image's ONBUILD triggers, then each instruction in
 //! order with the stage's ARG/ENV scope. Metadata instructions change the
 //! config ([`super::metadata`]); WORKDIR, COPY/ADD and RUN make layers.
 
