@@ -79,6 +79,12 @@ pub struct BuildArgs {
     /// Tune container pids limit for RUN steps (-1 for unlimited)
     #[arg(long = "pids-limit", value_name = "N")]
     pub pids_limit: Option<i64>,
+    /// Import build cache from a local layout (format: "type=local,src=DIR")
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Export build cache to a local layout (format: "type=local,dest=DIR[,mode=max]")
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
     /// Stages built in parallel at most (default: the number of CPUs)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -152,6 +158,14 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
     if !matches!(args.network.as_str(), "default" | "none" | "host") {
         bail!("--network {:?}: use default, none or host", args.network);
     }
+    let mut cache_from = Vec::new();
+    let mut cache_to = None;
+    for spec in args.cache_from.iter().chain(&args.cache_to) {
+        match rbuild::cache::parse_cache_option(spec)? {
+            rbuild::cache::CacheOption::Import { src } => cache_from.push(src),
+            rbuild::cache::CacheOption::Export { dest, mode } => cache_to = Some((dest, mode)),
+        }
+    }
     let req = BuildRequest {
         dockerfile,
         dockerfile_name,
@@ -174,6 +188,8 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         pids_limit: args.pids_limit,
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
+        cache_from,
+        cache_to,
     };
     if args.pull {
         log::warn!("--pull: pulling from registries is not supported yet; using the images in the local store");

@@ -8,13 +8,15 @@
 
 use super::state::ImageState;
 use super::ExecError;
+use crate::cache::export::{export_build, import_local};
+use crate::cache::CacheExportMode;
 use crate::cache::{
     hash_selection, Cache, CacheHit, CacheKey, ContentHash, LayerRef, MetadataRecord, Ownership,
     Selection, StepResult,
 };
 use crate::context::DockerIgnore;
 use crate::store::Store;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The cache as one build uses it.
 pub(super) struct BuildCache<'s> {
@@ -24,12 +26,14 @@ pub(super) struct BuildCache<'s> {
 }
 
 impl<'s> BuildCache<'s> {
-    /// Opens the store's cache (unless `no_cache`) and the context's metadata record.
+    /// Opens the store's cache (unless `no_cache`), the context's metadata
+    /// record and the `--cache-from` imports.
     pub fn open(
         store: &'s Store,
         context_dir: &Path,
         no_cache: bool,
         no_cache_stages: &[String],
+        cache_from: &[PathBuf],
     ) -> Result<BuildCache<'s>, ExecError> {
         if no_cache {
             return Ok(BuildCache {
@@ -38,7 +42,13 @@ impl<'s> BuildCache<'s> {
                 no_cache_stages: Vec::new(),
             });
         }
-        let cache = Cache::open(store).map_err(|e| ExecError::Run(format!("build cache: {e}")))?;
+        let mut cache =
+            Cache::open(store).map_err(|e| ExecError::Run(format!("build cache: {e}")))?;
+        for src in cache_from {
+            let imported = import_local(src)
+                .map_err(|e| ExecError::Run(format!("--cache-from {}: {e}", src.display())))?;
+            cache.add_import(imported);
+        }
         let record = cache.context_record(context_dir).ok();
         Ok(BuildCache {
             cache: Some(cache),
@@ -126,6 +136,24 @@ impl<'s> BuildCache<'s> {
         };
         let (hash, _) = hash_selection(&sel, record).map_err(|e| ExecError::Copy(e.to_string()))?;
         Ok(Some(hash))
+    }
+
+    /// `--cache-to`: writes the target's step records (all used ones with
+    /// mode=max) as a cache layout at `dest`.
+    pub fn export(
+        &self,
+        dest: &Path,
+        mode: CacheExportMode,
+        target_keys: &[CacheKey],
+    ) -> Result<(), ExecError> {
+        let Some(cache) = &self.cache else {
+            return Err(ExecError::Output(
+                "--cache-to needs the build cache; drop --no-cache".into(),
+            ));
+        };
+        export_build(cache, dest, mode, target_keys)
+            .map(|_| ())
+            .map_err(|e| ExecError::Output(format!("--cache-to {}: {e}", dest.display())))
     }
 
     /// Saves what was learned about the context's files.

@@ -139,7 +139,13 @@ pub(super) fn run(
         graph: &graph,
         global: &global,
         created: crate::image::config::creation_time(req.source_date_epoch),
-        cache: BuildCache::open(store, req.context.dir(), req.no_cache, &req.no_cache_filter)?,
+        cache: BuildCache::open(
+            store,
+            req.context.dir(),
+            req.no_cache,
+            &req.no_cache_filter,
+            &req.cache_from,
+        )?,
         platform: target_platform.to_string(),
         slots: graph
             .stages
@@ -187,6 +193,9 @@ pub(super) fn run(
         return Err(e);
     }
     let out = result?;
+    if let Some((dest, mode)) = &req.cache_to {
+        build.cache.export(dest, *mode, &out.layer_keys)?;
+    }
     let mut state = out.state.clone();
     if !req.labels.is_empty() {
         let cfg = state.runtime();

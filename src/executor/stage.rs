@@ -24,6 +24,9 @@ pub(super) struct StageOutput<'s> {
     pub scope: Scope<'s>,
     /// The cache key after the stage's last step.
     pub key: CacheKey,
+    /// Keys of the layer steps that made this stage's image (its base
+    /// stage's included): what `--cache-to` exports.
+    pub layer_keys: Vec<CacheKey>,
 }
 
 /// Runs stage `index` once the stages it uses are done.
@@ -50,6 +53,8 @@ pub(super) struct StageRunner<'b, 's> {
     pub key: CacheKey,
     /// The stage's name for `--no-cache-filter`.
     stage_name: String,
+    /// See [`StageOutput::layer_keys`].
+    layer_keys: Vec<CacheKey>,
     /// ADD URL downloads of the current step, by URL (made for its cache key).
     pub fetched: std::collections::HashMap<String, super::fetch::Fetched>,
     /// Where those downloads are kept.
@@ -79,8 +84,10 @@ impl<'b, 's> StageRunner<'b, 's> {
             instruction: stage.original.trim().to_string(),
             source: Box::new(e),
         };
+        let mut layer_keys = Vec::new();
         let (state, scope, key) = if let Some(parent) = node.base_stage {
             let out = b.stage_output(parent)?;
+            layer_keys.clone_from(&out.layer_keys);
             (
                 out.state.clone(),
                 Scope::inherit(&out.scope),
@@ -124,6 +131,7 @@ impl<'b, 's> StageRunner<'b, 's> {
             scope,
             key,
             stage_name: node.display_name().to_ascii_lowercase(),
+            layer_keys,
             fetched: std::collections::HashMap::new(),
             downloads: None,
             label,
@@ -176,6 +184,7 @@ impl<'b, 's> StageRunner<'b, 's> {
             state: self.state,
             scope: self.scope,
             key: self.key,
+            layer_keys: self.layer_keys,
         })
     }
 
@@ -213,6 +222,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                 let step = self.b.progress.step(self.step_name(&command));
                 apply_hit(&mut self.state, hit);
                 step.cached();
+                self.layer_keys.push(key.clone());
                 self.key = key;
                 return Ok(());
             }
