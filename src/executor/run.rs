@@ -38,6 +38,11 @@ fn run_inner(
     run: &Run,
     step: &mut crate::progress::Step,
 ) -> Result<(), ExecError> {
+    if run.security == Some(crate::parser::instructions::SecurityMode::Insecure) {
+        return Err(ExecError::Run(
+            "RUN --security=insecure needs the security.insecure entitlement, which rbuild does not grant".into(),
+        ));
+    }
     let args = command_args(r, run);
     let shown_args = args.join(" ");
     let history_args = r.scope.history_args();
