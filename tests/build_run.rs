@@ -255,3 +255,43 @@ fn failing_run_shows_output_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn ssh_mount_forwards_the_agent_socket() {
+    if !build_support::ready("ssh_mount_forwards_the_agent_socket")
+        || !build_support::has_tool("ssh_mount_forwards_the_agent_socket", "ssh-agent")
+    {
+        return;
+    }
+    let w = World::new();
+    let sock = w.dir.path().join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let spec = format!("default={}", sock.display());
+    let result = std::panic::catch_unwind(|| {
+        w.build_fs(
+            "FROM localhost/busybox\n\
+             RUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /ssh.txt\n",
+            &["--ssh", &spec],
+        )
+    });
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let fs = result.unwrap_or_else(|e| std::panic::resume_unwind(e));
+    assert_eq!(read(&fs.join("ssh.txt")), "/run/buildkit/ssh_agent.0\n");
+    assert!(
+        !fs.join("run/buildkit/ssh_agent.0").exists(),
+        "socket committed"
+    );
+}
