@@ -193,3 +193,78 @@ fn cache_from_a_missing_dir_builds_and_bad_options_fail_clearly() {
         assert!(err.contains(want), "{flag} {spec}: {err}");
     }
 }
+
+/// Waits until the wall clock's second changes, so a step that reran
+/// would record a different history time than the build before.
+fn next_second() {
+    let secs = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
+    let start = secs();
+    while secs() == start {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+const METADATA: &str = "\
+FROM localhost/busybox
+ENV A=1
+HEALTHCHECK --interval=7s --retries=2 CMD true
+SHELL [\"/bin/sh\", \"-ec\"]
+ONBUILD RUN echo child
+LABEL version=1
+RUN echo hi > /hi
+EXPOSE 8080
+";
+
+#[test]
+fn metadata_steps_hit_and_keep_healthcheck_shell_onbuild() {
+    if !ready("metadata_steps_hit_and_keep_healthcheck_shell_onbuild") {
+        return;
+    }
+    let w = World::new();
+    w.build(METADATA, &["-t", "localhost/meta:1"]);
+    let first = w.raw_config("localhost/meta:1");
+    next_second();
+    let progress = w.build(METADATA, &["-t", "localhost/meta:2"]);
+    assert_eq!(ran(&progress), Vec::<String>::new(), "{progress}");
+    let second = w.raw_config("localhost/meta:2");
+    // Every history entry (metadata steps too) came from the cache: a rerun
+    // would have stamped this build's time.
+    assert_eq!(first["history"], second["history"]);
+    for field in [
+        "Healthcheck",
+        "Shell",
+        "OnBuild",
+        "Env",
+        "Labels",
+        "ExposedPorts",
+    ] {
+        assert_eq!(first["config"][field], second["config"][field], "{field}");
+        assert!(!second["config"][field].is_null(), "{field} lost");
+    }
+    assert_eq!(second["config"]["Healthcheck"]["Retries"], 2);
+
+    // A changed LABEL reruns itself and what follows, not what precedes it.
+    next_second();
+    let changed = METADATA.replace("version=1", "version=2");
+    let progress = w.build(&changed, &["-t", "localhost/meta:3"]);
+    assert_eq!(
+        ran(&progress),
+        vec!["[7/8] RUN echo hi > /hi".to_string()],
+        "{progress}"
+    );
+    let third = w.raw_config("localhost/meta:3");
+    let history = |v: &serde_json::Value, i: usize| v["history"][i]["created"].clone();
+    let base = first["history"].as_array().map_or(0, Vec::len) - 7;
+    for i in 0..base + 4 {
+        assert_eq!(history(&first, i), history(&third, i), "entry {i}");
+    }
+    for i in base + 4..base + 7 {
+        assert_ne!(history(&first, i), history(&third, i), "entry {i}");
+    }
+    assert_eq!(third["config"]["Labels"]["version"], "2");
+}

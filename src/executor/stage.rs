@@ -213,14 +213,20 @@ impl<'b, 's> StageRunner<'b, 's> {
                 | Instruction::Add(_)
                 | Instruction::Run(_)
         );
+        let layers_before = self.state.layers.len();
         if let Instruction::Workdir(dir) = &command.instruction {
             metadata::set_workdir(&mut self.state, dir);
         }
-        if layer_step {
+        // ARG changes nothing in the image: no record.
+        let cacheable = !matches!(command.instruction, Instruction::Arg(_));
+        if cacheable {
             if let Some(hit) = self.b.cache.lookup(&self.stage_name, &key) {
-                let step = self.b.progress.step(self.step_name(&command));
-                apply_hit(&mut self.state, hit);
-                step.cached();
+                // Metadata steps have no progress line, hit or not (as BuildKit).
+                let step = layer_step.then(|| self.b.progress.step(self.step_name(&command)));
+                apply_hit(&mut self.state, hit)?;
+                if let Some(step) = step {
+                    step.cached();
+                }
                 self.keys.push(key.clone());
                 self.key = key;
                 return Ok(());
@@ -241,10 +247,11 @@ impl<'b, 's> StageRunner<'b, 's> {
                 self.state.add_empty(self.b.created, &text)?;
             }
         }
-        if layer_step {
+        if cacheable {
+            let new_layer = layer_step && self.state.layers.len() > layers_before;
             self.b
                 .cache
-                .put(&key, &self.state, true, &self.step_name(&command));
+                .put(&key, &self.state, new_layer, &self.step_name(&command));
         }
         self.keys.push(key.clone());
         self.key = key;
