@@ -25,6 +25,10 @@ fn run_forms_environment_user_and_workdir() {
          echo heredoc-line1 > /heredoc.txt\n\
          echo heredoc-line2 >> /heredoc.txt\n\
          EOF\n\
+         RUN <<EOF\n\
+         #!/bin/busybox sh\n\
+         echo \"shebang:$0\" > /shebang.txt\n\
+         EOF\n\
          SHELL [\"/bin/sh\", \"-e\", \"-c\"]\n\
          RUN echo \"$0 $-\" > /shell-opts.txt || true\n\
          USER app\n\
@@ -42,6 +46,8 @@ fn run_forms_environment_user_and_workdir() {
         read(&fs.join("shell-opts.txt")).contains('e'),
         "SHELL flags not used"
     );
+    assert_eq!(read(&fs.join("shebang.txt")), "shebang:/dev/pipes/EOF\n");
+    assert!(!fs.join("dev/pipes/EOF").exists(), "script committed");
     assert_eq!(read(&fs.join("home/app/work/uid.txt")), "1000\n");
     assert_eq!(read(&fs.join("home/app/work/pwd.txt")), "/home/app/work\n");
     assert_eq!(stat(&fs.join("home/app/work/uid.txt")).1, 1000);

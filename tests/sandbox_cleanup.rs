@@ -1,6 +1,7 @@
 //! Nothing leaks: after 100 sandboxes (with limits, so each gets a
-//! cgroup) the host's mount table and this process's cgroup tree are what
-//! they were before and no child process is left; and a SIGINT to a
+//! cgroup) the host's mount table and the cgroups of this process are what
+//! they were before (only those parts: other users of this shared host
+//! change the rest meanwhile) and no child process is left; and a SIGINT to a
 //! process running a sandbox kills the sandbox tree and removes its cgroup.
 
 mod common_cg;
@@ -14,19 +15,7 @@ use std::path::{Path, PathBuf};
 const CHILD_ENV: &str = "RBUILD_SANDBOX_SIGINT_CHILD";
 
 /// Every directory of the cgroup filesystems below this process's own
-/// groups (where rbuild creates its groups), minus the sandbox groups of
-/// other processes (parallel tests, other rbuild users of this host).
-fn cgroup_tree() -> BTreeSet<PathBuf> {
-    let own = format!("/sandbox-{}-", std::process::id());
-    all_cgroups()
-        .into_iter()
-        .filter(|p| {
-            let text = p.to_string_lossy();
-            !text.contains("/sandbox-") || text.contains(&own)
-        })
-        .collect()
-}
-
+/// groups (where rbuild creates its groups).
 fn all_cgroups() -> BTreeSet<PathBuf> {
     fn walk(dir: &Path, out: &mut BTreeSet<PathBuf>) {
         if let Ok(entries) = std::fs::read_dir(dir) {
@@ -62,12 +51,25 @@ fn all_cgroups() -> BTreeSet<PathBuf> {
     tree
 }
 
-/// Mount table lines without the per-mount ids, which may be reused.
-fn mounts() -> BTreeSet<String> {
+/// Mount table lines that could come from a sandbox (its shared mount
+/// point and staging dirs, its rootfs), without the per-mount ids. Other
+/// users of this shared host may mount unrelated things meanwhile.
+fn mounts(rootfs: &Path) -> BTreeSet<String> {
+    let rootfs = rootfs.to_string_lossy().into_owned();
     std::fs::read_to_string("/proc/self/mountinfo")
         .expect("mountinfo")
         .lines()
+        .filter(|l| l.contains("rbuild") || l.contains(&rootfs))
         .map(|l| l.split(' ').skip(3).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// This process's sandbox cgroups.
+fn own_groups() -> BTreeSet<PathBuf> {
+    let own = format!("/sandbox-{}-", std::process::id());
+    all_cgroups()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(&own))
         .collect()
 }
 
@@ -99,14 +101,27 @@ fn hundred_runs_leave_no_mounts_cgroups_or_processes() {
     // One run first: the shared mount-point dirs and rbuild's parent
     // cgroup are created once and may stay.
     run(&spec);
-    let mounts_before = mounts();
-    let cgroups_before = cgroup_tree();
+    let mounts_before = mounts(&root);
+    let cgroups_before = own_groups();
+    assert_eq!(cgroups_before, BTreeSet::new());
+    // While a sandbox runs, its group exists and its mounts stay private.
+    let running = rbuild::sandbox::start(&spec).expect("start");
+    assert!(!own_groups().is_empty(), "the sandbox has no cgroup");
+    assert_eq!(
+        mounts(&root),
+        mounts_before,
+        "sandbox mounts leak to the host"
+    );
+    running
+        .kill(nix::sys::signal::Signal::SIGKILL)
+        .expect("kill");
+    running.wait().expect("wait");
     for _ in 0..100 {
         let ran = run(&spec);
         assert!(ran.status().success(), "{}", ran.stderr);
     }
-    assert_eq!(mounts(), mounts_before, "mount table changed");
-    assert_eq!(cgroup_tree(), cgroups_before, "cgroup tree changed");
+    assert_eq!(mounts(&root), mounts_before, "mount table changed");
+    assert_eq!(own_groups(), cgroups_before, "cgroup tree changed");
     assert_eq!(children_of(std::process::id()), Vec::<String>::new());
 }
 

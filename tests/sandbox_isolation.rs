@@ -212,6 +212,17 @@ fn hostile_symlinks_reach_only_the_sandbox_files() {
         "{}",
         ran.stdout
     );
+    // Through PID 1's root: closed to the sandbox's root user (the init
+    // keeps privileges it lacks), and never the host's file.
+    let mut through_init = shell(&root, "cat /pid1-passwd");
+    through_init.mounts.clear();
+    let ran_init = run(&through_init);
+    assert!(
+        ran_init.stdout.is_empty() && !ran_init.status().success(),
+        "{}{}",
+        ran_init.stdout,
+        ran_init.stderr
+    );
     assert!(
         ran.stdout.contains(" bin dev escape etc home init-root "),
         "{}",
@@ -277,4 +288,62 @@ fn overlay_root_writes_go_to_the_upper_dir_only() {
         );
         assert!(upper.join(&path[1..]).exists(), "{path} not in upper");
     }
+}
+
+#[test]
+fn dangling_etc_links_and_linked_kernel_dirs_stay_inside() {
+    if !ready() {
+        return;
+    }
+    let (dir, root) = rootfs();
+    // systemd-resolved images: /etc/resolv.conf -> ../run/.../stub-resolv.conf
+    std::os::unix::fs::symlink(
+        "../run/systemd/resolve/stub-resolv.conf",
+        root.join("etc/resolv.conf"),
+    )
+    .expect("link");
+    // /proc pointing at a host path must be created inside the root.
+    let host_dir = dir.path().join("host-proc");
+    std::os::unix::fs::symlink(&host_dir, root.join("proc")).expect("link");
+    let mut spec = shell(
+        &root,
+        "cat /etc/resolv.conf; ls /proc/self/ >/dev/null && echo proc-ok",
+    );
+    spec.network = rbuild::sandbox::network::NetworkMode::Host;
+    let ran = run(&spec);
+    assert!(ran.status().success(), "{}", ran.stderr);
+    assert!(ran.stdout.ends_with("proc-ok\n"), "{}", ran.stdout);
+    assert!(!host_dir.exists(), "created on the host");
+    let inside = root.join(host_dir.strip_prefix("/").expect("absolute"));
+    assert!(inside.is_dir(), "/proc target not created inside the root");
+    assert!(root.join("run/systemd/resolve/stub-resolv.conf").is_file());
+    let created = &ran.outcome.created_mountpoints;
+    assert!(
+        created.contains(&"/run/systemd/resolve/stub-resolv.conf".to_string()),
+        "{created:?}"
+    );
+}
+
+#[test]
+fn stdio_null_and_inherit() {
+    if !ready() {
+        return;
+    }
+    let (_dir, root) = rootfs();
+    let mut spec = shell(&root, "echo to-null; echo err >&2; cat");
+    spec.stdio = rbuild::sandbox::StdioMode::Null;
+    let mut got = Vec::new();
+    let outcome =
+        rbuild::sandbox::run(&spec, &mut |_, bytes| got.extend_from_slice(bytes)).expect("run");
+    assert!(outcome.status.success(), "{}", outcome.status);
+    assert!(got.is_empty(), "output with Null stdio: {got:?}");
+    // Inherit: the sandbox's fd 2 is the very file of ours.
+    spec.stdio = rbuild::sandbox::StdioMode::Inherit;
+    spec.args[2] = "stat -L -c %d:%i /proc/self/fd/2 > /tmp/fd2".into();
+    let outcome = rbuild::sandbox::run(&spec, &mut |_, _| {}).expect("run");
+    assert!(outcome.status.success(), "{}", outcome.status);
+    use std::os::unix::fs::MetadataExt;
+    let ours = std::fs::metadata("/proc/self/fd/2").expect("stat fd 2");
+    let inside = std::fs::read_to_string(root.join("tmp/fd2")).expect("fd2");
+    assert_eq!(inside.trim(), format!("{}:{}", ours.dev(), ours.ino()));
 }

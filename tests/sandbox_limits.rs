@@ -141,3 +141,23 @@ fn cpu_quota_is_applied() {
     assert_eq!(outcome.status, ExitStatus::Signal(9));
     assert!(!dirs.iter().any(|(_, d)| d.exists()), "cgroup left behind");
 }
+
+#[test]
+fn the_sandbox_sees_its_own_cgroup_read_only() {
+    if !ready() {
+        return;
+    }
+    let (_dir, root) = rootfs();
+    let mut spec = shell(
+        &root,
+        "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; \
+         echo 1000 > /sys/fs/cgroup/pids/pids.max 2>/dev/null && echo WROTE; \
+         echo 1000 > /sys/fs/cgroup/pids.max 2>/dev/null && echo WROTE; true",
+    );
+    spec.limits = Limits {
+        pids: Some(77),
+        ..Limits::default()
+    };
+    let ran = run(&spec);
+    assert_eq!(ran.stdout, "77\n", "{}", ran.stderr);
+}

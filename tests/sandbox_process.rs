@@ -190,3 +190,43 @@ fn setup_errors_name_the_step() {
         "{err}"
     );
 }
+
+#[test]
+fn home_defaults_like_runc() {
+    if !ready() {
+        return;
+    }
+    let (_dir, root) = rootfs();
+    let mut spec = shell(&root, "echo $HOME");
+    assert_eq!(output_of(&spec), "/root\n");
+    spec.user.uid = 1000;
+    assert_eq!(output_of(&spec), "/\n");
+    spec.env.push("HOME=/home/app".into());
+    assert_eq!(output_of(&spec), "/home/app\n");
+}
+
+#[test]
+fn sandboxes_run_in_parallel_threads() {
+    if !ready() {
+        return;
+    }
+    let (_dir, root) = rootfs();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                let root = root.clone();
+                scope.spawn(move || {
+                    for round in 0..10 {
+                        let spec = shell(&root, &format!("echo {worker}-{round}; exit {round}"));
+                        let ran = run(&spec);
+                        assert_eq!(ran.stdout, format!("{worker}-{round}\n"));
+                        assert_eq!(ran.status(), ExitStatus::Code(round));
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().expect("worker");
+        }
+    });
+}

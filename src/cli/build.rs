@@ -3,7 +3,6 @@
 
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use rbuild::cache::{parse_cache_option, CacheOption};
 use rbuild::executor::{self, output, BuildContext, BuildRequest, Secret};
 use rbuild::image::Reference;
 use rbuild::layer::Compression;
@@ -38,12 +37,6 @@ pub struct BuildArgs {
     /// Do not cache specified stages
     #[arg(long = "no-cache-filter", value_name = "STAGE")]
     pub no_cache_filter: Vec<String>,
-    /// External cache sources (format: "type=local,src=path"); repeatable
-    #[arg(long = "cache-from", value_name = "SPEC")]
-    pub cache_from: Vec<String>,
-    /// Cache export destinations (format: "type=local,dest=path[,mode=min|max]")
-    #[arg(long = "cache-to", value_name = "SPEC")]
-    pub cache_to: Vec<String>,
     /// Always attempt to pull all referenced images
     #[arg(long)]
     pub pull: bool,
@@ -86,6 +79,12 @@ pub struct BuildArgs {
     /// Tune container pids limit for RUN steps (-1 for unlimited)
     #[arg(long = "pids-limit", value_name = "N")]
     pub pids_limit: Option<i64>,
+    /// Import build cache from a local layout (format: "type=local,src=DIR")
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Export build cache to a local layout (format: "type=local,dest=DIR[,mode=max]")
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
     /// Stages built in parallel at most (default: the number of CPUs)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -159,7 +158,24 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
     if !matches!(args.network.as_str(), "default" | "none" | "host") {
         bail!("--network {:?}: use default, none or host", args.network);
     }
-    let cache_options = parse_cache_options(&args.cache_from, &args.cache_to)?;
+    let mut cache_from = Vec::new();
+    let mut cache_to = None;
+    for spec in &args.cache_from {
+        match rbuild::cache::parse_cache_option(spec)? {
+            rbuild::cache::CacheOption::Import { src } => cache_from.push(src),
+            rbuild::cache::CacheOption::Export { .. } => {
+                bail!("--cache-from {spec:?}: give src=DIR (dest= is for --cache-to)")
+            }
+        }
+    }
+    for spec in &args.cache_to {
+        match rbuild::cache::parse_cache_option(spec)? {
+            rbuild::cache::CacheOption::Export { dest, mode } => cache_to = Some((dest, mode)),
+            rbuild::cache::CacheOption::Import { .. } => {
+                bail!("--cache-to {spec:?}: give dest=DIR (src= is for --cache-from)")
+            }
+        }
+    }
     let req = BuildRequest {
         dockerfile,
         dockerfile_name,
@@ -182,7 +198,8 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         pids_limit: args.pids_limit,
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
-        cache_options,
+        cache_from,
+        cache_to,
     };
     if args.pull {
         log::warn!("--pull: pulling from registries is not supported yet; using the images in the local store");
@@ -295,28 +312,6 @@ fn load_context(
             ))
         }
     }
-}
-
-/// `--cache-from` values must import (`src=`), `--cache-to` values export (`dest=`).
-fn parse_cache_options(from: &[String], to: &[String]) -> Result<Vec<CacheOption>> {
-    let mut out = Vec::new();
-    for spec in from {
-        match parse_cache_option(spec)? {
-            o @ CacheOption::Import { .. } => out.push(o),
-            CacheOption::Export { .. } => {
-                bail!("--cache-from {spec:?}: give src=DIR (dest= is for --cache-to)")
-            }
-        }
-    }
-    for spec in to {
-        match parse_cache_option(spec)? {
-            o @ CacheOption::Export { .. } => out.push(o),
-            CacheOption::Import { .. } => {
-                bail!("--cache-to {spec:?}: give dest=DIR (src= is for --cache-from)")
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// `id=X[,src=FILE|,env=VAR]` (`type=file|env` accepted); with neither

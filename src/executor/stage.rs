@@ -24,8 +24,10 @@ pub(super) struct StageOutput<'s> {
     pub scope: Scope<'s>,
     /// The cache key after the stage's last step.
     pub key: CacheKey,
-    /// Every step key of the image, base stages' first (for `--cache-to mode=min`).
-    pub keys: Vec<CacheKey>,
+    /// Keys of the steps that made this stage's image (its base stage's
+    /// included; metadata steps too, they have records): what `--cache-to`
+    /// exports.
+    pub layer_keys: Vec<CacheKey>,
 }
 
 /// Runs stage `index` once the stages it uses are done.
@@ -50,10 +52,10 @@ pub(super) struct StageRunner<'b, 's> {
     pub scope: Scope<'s>,
     /// The cache key of the last step.
     pub key: CacheKey,
-    /// The keys of every step so far, base stages' included.
-    keys: Vec<CacheKey>,
     /// The stage's name for `--no-cache-filter`.
     stage_name: String,
+    /// See [`StageOutput::layer_keys`].
+    layer_keys: Vec<CacheKey>,
     /// ADD URL downloads of the current step, by URL (made for its cache key).
     pub fetched: std::collections::HashMap<String, super::fetch::Fetched>,
     /// Where those downloads are kept.
@@ -83,10 +85,10 @@ impl<'b, 's> StageRunner<'b, 's> {
             instruction: stage.original.trim().to_string(),
             source: Box::new(e),
         };
-        let mut keys = Vec::new();
+        let mut layer_keys = Vec::new();
         let (state, scope, key) = if let Some(parent) = node.base_stage {
             let out = b.stage_output(parent)?;
-            keys.clone_from(&out.keys);
+            layer_keys.clone_from(&out.layer_keys);
             (
                 out.state.clone(),
                 Scope::inherit(&out.scope),
@@ -129,8 +131,8 @@ impl<'b, 's> StageRunner<'b, 's> {
             state,
             scope,
             key,
-            keys,
             stage_name: node.display_name().to_ascii_lowercase(),
+            layer_keys,
             fetched: std::collections::HashMap::new(),
             downloads: None,
             label,
@@ -183,7 +185,7 @@ impl<'b, 's> StageRunner<'b, 's> {
             state: self.state,
             scope: self.scope,
             key: self.key,
-            keys: self.keys,
+            layer_keys: self.layer_keys,
         })
     }
 
@@ -227,7 +229,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                 if let Some(step) = step {
                     step.cached();
                 }
-                self.keys.push(key.clone());
+                self.layer_keys.push(key.clone());
                 self.key = key;
                 return Ok(());
             }
@@ -253,7 +255,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                 .cache
                 .put(&key, &self.state, new_layer, &self.step_name(&command));
         }
-        self.keys.push(key.clone());
+        self.layer_keys.push(key.clone());
         self.key = key;
         Ok(())
     }
@@ -444,7 +446,23 @@ impl<'b, 's> StageRunner<'b, 's> {
             .store
             .put_layer_from_dir(dir, &opts, self.b.req.compression)?;
         self.state
-            .add_layer(desc, &blob, self.b.created, created_by)
+            .add_layer(desc, &blob, self.b.created, created_by)?;
+        // The dir already is the layer in overlay-lower form (whiteout devices,
+        // opaque xattrs): keep it as the unpacked layer instead of unpacking
+        // the blob again for the next step. Without excludes only, so that
+        // it holds exactly what the blob holds.
+        if opts.exclude.is_empty() {
+            if let Some(chain) = self.state.top_chain() {
+                let adopted = self.b.store.unpacked_layer(&chain, |diff| {
+                    std::fs::remove_dir(diff)?;
+                    std::fs::rename(dir, diff)
+                });
+                if let Err(e) = adopted {
+                    log::debug!("keeping the layer dir of {chain}: {e}");
+                }
+            }
+        }
+        Ok(())
     }
 }
 

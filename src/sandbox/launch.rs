@@ -43,10 +43,16 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
     let rootless = unsafe { libc::geteuid() } != 0;
     let mapping = rootless.then(Mapping::detect);
     let set_groups = mapping.as_ref().map_or(true, Mapping::has_ranges);
+    if let Some(mapping) = &mapping {
+        mapping.check_user(&spec.user)?;
+    }
     let (mount_point, staging) = shared_dirs(rootless)?;
-    let plan = Plan::prepare(spec, rootless, set_groups, &mount_point, &staging)?;
     let mut warnings = Vec::new();
     let cgroup = create_cgroup(spec, detached, rootless, &mut warnings)?;
+    let mut plan = Plan::prepare(spec, rootless, set_groups, &mount_point, &staging)?;
+    if let Some(cgroup) = &cgroup {
+        plan.set_cgroup_view(&cgroup.hierarchy_dirs())?;
+    }
 
     let (parent_sync, child_sync) =
         channel::socket_pair().map_err(|e| SandboxError::sys("create a socket pair", e))?;

@@ -7,6 +7,22 @@
 //! returns a [`Handle`]) and [`exec`] (enter a running sandbox). The
 //! submodules split the work by concern; `cgroups`, `network` and `runtime`
 //! (external OCI runtimes) are independent building blocks.
+//!
+//! How the child is made (a design choice): rbuild is multi-threaded, so
+//! the sandbox init is created with a raw clone(2) (new namespaces, no
+//! glibc fork handlers) and, until it execs the command, runs only
+//! async-signal-safe code: every string, path, file content and the
+//! compiled seccomp program are prepared before the clone (plan.rs), the
+//! child uses raw syscalls on stack buffers (sys.rs) and reports errors as
+//! fixed-size records. No re-exec of the rbuild binary: that costs a few
+//! ms per RUN and does not work from test binaries or library users.
+//!
+//! Order inside: clone (mount, PID, UTS, IPC, net unless host, user when
+//! rootless) -> parent writes id maps, adds the init to the cgroup, starts
+//! the network helper, sends "go" -> child unshares its cgroup namespace,
+//! builds the mounts (mounts/), pivots, sets hostname and lo -> init forks
+//! the main process, which drops privileges (process.rs) and execs ->
+//! init reaps until the main process exits, then kills the rest.
 
 mod caps;
 pub mod cgroups;
@@ -76,4 +92,11 @@ pub fn run(
 /// any: the CLI should exit once the current step returned.
 pub fn interrupted() -> Option<i32> {
     signals::interrupted()
+}
+
+/// Kills every running sandbox tree (their `run`/`wait` then clean up and
+/// return [`SandboxError::Interrupted`]). Async-signal-safe; for a CLI
+/// that installs its own SIGINT/SIGTERM handler over the sandbox's.
+pub fn interrupt_all(signal: i32) -> bool {
+    signals::interrupt_all(signal)
 }

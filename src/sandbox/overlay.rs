@@ -80,14 +80,18 @@ fn overlay_data(
     };
     let lowers: Vec<String> = lower.iter().map(|p| show(p)).collect();
     let mut data = format!(
-        "lowerdir={},upperdir={},workdir={},index=off,redirect_dir=off,metacopy=off",
+        "lowerdir={},upperdir={},workdir={},index=off",
         lowers.join(":"),
         show(upper),
         show(work)
     );
-    if user_ns {
-        data.push_str(",userxattr");
-    }
+    // userxattr already implies no redirects and no metacopy (and refuses
+    // the explicit options).
+    data.push_str(if user_ns {
+        ",userxattr"
+    } else {
+        ",redirect_dir=off,metacopy=off"
+    });
     data
 }
 

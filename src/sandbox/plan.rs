@@ -78,6 +78,10 @@ pub struct Plan {
     pub new_netns: bool,
     pub devpts_data: CString,
     pub process: ProcessPlan,
+    /// The sandbox's own cgroup directories to show read-only under
+    /// /sys/fs/cgroup: (name, host dir); a single "" name means cgroup v2,
+    /// bound on /sys/fs/cgroup itself.
+    pub cgroup_view: Vec<(CString, CString)>,
 }
 
 /// A setup step of the child, as reported in an ERROR message.
@@ -266,7 +270,24 @@ impl Plan {
                 "newinstance,ptmxmode=0666,mode=0620,gid=5"
             })?,
             process,
+            cgroup_view: Vec::new(),
         })
+    }
+
+    /// Shows the sandbox's cgroup (from `Cgroup::hierarchy_dirs`) inside.
+    pub fn set_cgroup_view(
+        &mut self,
+        dirs: &[(String, std::path::PathBuf)],
+    ) -> Result<(), SandboxError> {
+        let pure_v2 = dirs.len() == 1 && dirs.iter().all(|(name, _)| name == "unified");
+        self.cgroup_view = dirs
+            .iter()
+            .map(|(name, dir)| {
+                let name = if pure_v2 { "" } else { name.as_str() };
+                Ok((cstring(name)?, path_cstring(dir)?))
+            })
+            .collect::<Result<_, SandboxError>>()?;
+        Ok(())
     }
 
     /// "/etc/hosts" for a target index.

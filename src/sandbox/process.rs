@@ -78,7 +78,20 @@ impl ProcessPlan {
                 .collect()
         };
         let argv = cstrings(args, "argument")?;
-        let envs = cstrings(env, "environment entry")?;
+        let mut env = env.to_vec();
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            // As runc does without a passwd entry to look at; the caller
+            // sets HOME from the image's /etc/passwd for other users.
+            env.push(
+                if user.uid == 0 {
+                    "HOME=/root"
+                } else {
+                    "HOME=/"
+                }
+                .to_string(),
+            );
+        }
+        let envs = cstrings(&env, "environment entry")?;
         let path = env
             .iter()
             .rev()

@@ -44,6 +44,25 @@ impl Mapping {
         self.sub_uid.is_some() && self.sub_gid.is_some()
     }
 
+    /// Refuses users the mapping cannot represent, with what to do.
+    pub fn check_user(&self, user: &super::User) -> Result<(), SandboxError> {
+        let limit =
+            |range: &Option<((u32, u32), PathBuf)>| range.as_ref().map_or(0, |((_, n), _)| *n);
+        let (uid_max, gid_max) = (limit(&self.sub_uid), limit(&self.sub_gid));
+        let bad_gid = std::iter::once(&user.gid)
+            .chain(&user.additional_gids)
+            .find(|gid| **gid > gid_max);
+        if user.uid > uid_max || bad_gid.is_some() {
+            return Err(SandboxError::Rootless(format!(
+                "user {}:{} (groups {:?}) is not mapped in the rootless user namespace \
+                 (ids up to {uid_max}:{gid_max} are); add ranges for this user to /etc/subuid \
+                 and /etc/subgid and install newuidmap/newgidmap (package uidmap)",
+                user.uid, user.gid, user.additional_gids
+            )));
+        }
+        Ok(())
+    }
+
     /// Writes the uid/gid maps of `pid`, a child in a new user namespace.
     pub fn apply(&self, pid: i32) -> Result<(), SandboxError> {
         if let (Some((uids, uid_tool)), Some((gids, gid_tool))) = (&self.sub_uid, &self.sub_gid) {
@@ -120,6 +139,35 @@ pub fn subordinate_range(text: &str, uid: u32, name: Option<&str>) -> Option<(u3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unmapped_users_are_refused_with_a_hint() {
+        let single = Mapping {
+            uid: 1000,
+            gid: 1000,
+            sub_uid: None,
+            sub_gid: None,
+        };
+        assert!(single.check_user(&super::super::User::root()).is_ok());
+        let app = super::super::User {
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![],
+        };
+        let err = single.check_user(&app).expect_err("unmapped");
+        assert!(err.to_string().contains("/etc/subuid"), "{err}");
+        let ranges = Mapping {
+            sub_uid: Some(((100000, 65536), PathBuf::from("/usr/bin/newuidmap"))),
+            sub_gid: Some(((100000, 65536), PathBuf::from("/usr/bin/newgidmap"))),
+            ..single
+        };
+        assert!(ranges.check_user(&app).is_ok());
+        let outside = super::super::User {
+            additional_gids: vec![70000],
+            ..app
+        };
+        assert!(ranges.check_user(&outside).is_err());
+    }
 
     #[test]
     fn subordinate_ranges_by_name_or_id() {

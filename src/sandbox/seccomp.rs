@@ -120,8 +120,17 @@ pub struct Programs {
 }
 
 // c_long is i64 on the x86_64 target this filter is for.
-#[allow(clippy::unnecessary_cast)]
 pub fn default_programs() -> Result<Programs, SandboxError> {
+    // Compiled once per process: the filter never changes.
+    static COMPILED: std::sync::OnceLock<Result<Programs, String>> = std::sync::OnceLock::new();
+    COMPILED
+        .get_or_init(|| compile_default().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(SandboxError::Seccomp)
+}
+
+#[allow(clippy::unnecessary_cast)]
+fn compile_default() -> Result<Programs, SandboxError> {
     let err = |e: seccompiler::BackendError| SandboxError::Seccomp(e.to_string());
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|nr| (*nr as i64, Vec::new())).collect();

@@ -39,7 +39,10 @@ pub fn install() {
     });
 }
 
-extern "C" fn handle(signal: libc::c_int) {
+/// SIGKILLs every live sandbox init and records `signal` as the reason;
+/// returns whether any sandbox was running. Async-signal-safe: for CLI
+/// signal handlers that replace ours.
+pub fn interrupt_all(signal: i32) -> bool {
     let mut any = false;
     for slot in &LIVE {
         let pid = slot.load(Ordering::SeqCst);
@@ -52,6 +55,11 @@ extern "C" fn handle(signal: libc::c_int) {
     if any {
         INTERRUPTED.store(signal, Ordering::SeqCst);
     }
+    any
+}
+
+extern "C" fn handle(signal: libc::c_int) {
+    let any = interrupt_all(signal);
     let index = usize::from(signal == libc::SIGTERM);
     let previous = PREVIOUS[index].load(Ordering::SeqCst);
     if previous == libc::SIG_IGN {

@@ -79,6 +79,53 @@ pub fn mount_sys(plan: &Plan, root: i32, created: &mut dyn FnMut(&[u8])) -> Setu
     }
 }
 
+/// /sys/fs/cgroup: the sandbox's own cgroup directories, read-only, as
+/// docker shows them (a tmpfs with one directory per v1 hierarchy, or the
+/// cgroup v2 directory itself). Nothing when the sandbox has no cgroup.
+pub fn mount_cgroup_view(plan: &Plan, root: i32) -> SetupResult<()> {
+    if plan.cgroup_view.is_empty() {
+        return Ok(());
+    }
+    let err = fail(Step::Sys, 0);
+    let target = match resolve::open(root, c"sys/fs/cgroup", libc::O_PATH | libc::O_DIRECTORY) {
+        Ok(fd) => fd,
+        // A kernel without the mount point in sysfs: nothing to show.
+        Err(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(err(e)),
+    };
+    let bind = (libc::MS_BIND | libc::MS_REC) as libc::c_ulong;
+    if let [(name, dir)] = plan.cgroup_view.as_slice() {
+        if name.is_empty() {
+            sys::mount(Some(dir), target.path().as_cstr(), None, bind, None).map_err(&err)?;
+            let mounted = resolve::open(root, c"sys/fs/cgroup", libc::O_PATH).map_err(&err)?;
+            return sys::mount_setattr(mounted.raw(), sys::MOUNT_ATTR_RDONLY, true).map_err(err);
+        }
+    }
+    sys::mount(
+        Some(c"tmpfs"),
+        target.path().as_cstr(),
+        Some(c"tmpfs"),
+        NOSUID_NODEV_NOEXEC,
+        Some(c"mode=755,size=64k"),
+    )
+    .map_err(&err)?;
+    drop(target);
+    let tmpfs =
+        resolve::open(root, c"sys/fs/cgroup", libc::O_PATH | libc::O_DIRECTORY).map_err(&err)?;
+    for (name, dir) in &plan.cgroup_view {
+        sys::mkdirat(tmpfs.raw(), name, 0o755).map_err(&err)?;
+        let sub = Fd(sys::openat(
+            tmpfs.raw(),
+            name,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        )
+        .map_err(&err)?);
+        sys::mount(Some(dir), sub.path().as_cstr(), None, bind, None).map_err(&err)?;
+    }
+    sys::mount_setattr(tmpfs.raw(), sys::MOUNT_ATTR_RDONLY, true).map_err(err)
+}
+
 /// Applies docker's masked and read-only paths; missing ones are skipped.
 pub fn mask_paths(root: i32) -> SetupResult<()> {
     for (index, path) in MASKED_PATHS.iter().enumerate() {

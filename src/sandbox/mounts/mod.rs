@@ -51,6 +51,7 @@ pub fn setup(
     kernel::mount_proc(plan, root.raw(), created)?;
     dev::mount_dev(plan, root.raw(), created)?;
     kernel::mount_sys(plan, root.raw(), created)?;
+    kernel::mount_cgroup_view(plan, root.raw())?;
     kernel::mask_paths(root.raw())?;
     extra::etc_files(plan, root.raw(), staging.raw(), resolv, created)?;
     extra::spec_mounts(plan, root.raw(), staging.raw(), created)?;

@@ -177,12 +177,14 @@ fn walk_dirs(root: i32, bytes: &[u8], created: &mut dyn FnMut(&[u8])) -> SysResu
                 match sys::mkdirat(parent.raw(), with_nul(&mut name_buf, name)?, 0o755) {
                     Ok(()) => created(prefix),
                     Err(libc::EEXIST) => {
+                        // Not a link: another sandbox on the same root
+                        // created it meanwhile; it is opened below.
                         let mut link_buf = [0u8; PATH_MAX];
-                        let link =
-                            read_link(parent.raw(), name, &mut link_buf).ok_or(libc::EEXIST)?;
-                        let dir = bytes.get(..start.saturating_sub(1)).unwrap_or_default();
-                        let rest = bytes.get(end..).unwrap_or_default();
-                        return redirect(dir, link, rest).map(Walk::Redirect);
+                        if let Some(link) = read_link(parent.raw(), name, &mut link_buf) {
+                            let dir = bytes.get(..start.saturating_sub(1)).unwrap_or_default();
+                            let rest = bytes.get(end..).unwrap_or_default();
+                            return redirect(dir, link, rest).map(Walk::Redirect);
+                        }
                     }
                     Err(e) => return Err(e),
                 }
@@ -225,10 +227,13 @@ pub fn ensure_file(root: i32, path: &CStr, created: &mut dyn FnMut(&[u8])) -> Sy
                 return open_bytes(root, bytes, libc::O_PATH);
             }
             Err(libc::EEXIST) => {
-                // A dangling symlink: create what it points to instead.
+                // A dangling symlink: create what it points to instead;
+                // anything else was created meanwhile by another sandbox
+                // on the same root and is opened on the next round.
                 let mut link_buf = [0u8; PATH_MAX];
-                let link = read_link(parent.raw(), name, &mut link_buf).ok_or(libc::EEXIST)?;
-                current = redirect(dir, link, b"")?;
+                if let Some(link) = read_link(parent.raw(), name, &mut link_buf) {
+                    current = redirect(dir, link, b"")?;
+                }
             }
             Err(e) => return Err(e),
         }
