@@ -275,6 +275,11 @@ impl<'b, 's> StageRunner<'b, 's> {
             .option("workdir", &self.state.workdir())
             .option("shell", &self.state.shell().join("\0"))
             .option("platform", &self.b.platform);
+        // Layers are committed with times clamped to the epoch and history
+        // stamped with it: results made under another epoch are not ours.
+        if let Some(epoch) = self.b.req.source_date_epoch {
+            kb = kb.option("source-date-epoch", &epoch.to_string());
+        }
         let copy = match &command.instruction {
             Instruction::Copy(c) => Some(c),
             Instruction::Add(a) => Some(&a.copy),
