@@ -268,3 +268,109 @@ fn metadata_steps_hit_and_keep_healthcheck_shell_onbuild() {
     }
     assert_eq!(third["config"]["Labels"]["version"], "2");
 }
+
+const STEPS: &str = "\
+FROM localhost/busybox AS deps
+WORKDIR /deps
+COPY deps.txt ./
+RUN cat deps.txt > deps.out
+
+FROM localhost/busybox AS final
+WORKDIR /app
+COPY --from=deps /deps/deps.out ./
+COPY src/ ./src/
+RUN ls src > listing
+ARG VERSION=1
+RUN echo $VERSION > version
+COPY last.txt ./
+";
+
+const DEPS: [&str; 3] = [
+    "[deps 2/4] WORKDIR /deps",
+    "[deps 3/4] COPY deps.txt ./",
+    "[deps 4/4] RUN cat deps.txt > deps.out",
+];
+const FINAL: [&str; 6] = [
+    "[final 2/8] WORKDIR /app",
+    "[final 3/8] COPY --from=deps /deps/deps.out ./",
+    "[final 4/8] COPY src/ ./src/",
+    "[final 5/8] RUN ls src > listing",
+    "[final 7/8] RUN echo $VERSION > version",
+    "[final 8/8] COPY last.txt ./",
+];
+
+fn names(list: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn rebuilds_rerun_exactly_the_steps_whose_inputs_changed() {
+    if !ready("rebuilds_rerun_exactly_the_steps_whose_inputs_changed") {
+        return;
+    }
+    let w = World::new();
+    w.file("deps.txt", "deps v1\n");
+    w.file("src/main.c", "int main(void) { return 0; }\n");
+    w.file("src/util.c", "int util;\n");
+    w.file("last.txt", "last\n");
+    w.file("unused.txt", "not copied\n");
+    let all: Vec<String> = names(&[&DEPS[..], &FINAL[..]].concat());
+
+    let first = w.build(STEPS, &[]);
+    assert_eq!(ran(&first), all, "cold build:\n{first}");
+
+    let noop = w.build(STEPS, &[]);
+    assert_eq!(ran(&noop), Vec::<String>::new(), "no-op rebuild:\n{noop}");
+    assert_eq!(cached(&noop), all);
+
+    // A file nobody copies: nothing reruns.
+    w.file("unused.txt", "changed\n");
+    let p = w.build(STEPS, &[]);
+    assert_eq!(ran(&p), Vec::<String>::new(), "unused file:\n{p}");
+
+    // One copied file: its COPY and everything after it in that stage.
+    w.file("src/util.c", "int util = 2;\n");
+    let p = w.build(STEPS, &[]);
+    assert_eq!(ran(&p), names(&FINAL[2..]), "changed src/util.c:\n{p}");
+    assert_eq!(cached(&p), names(&[&DEPS[..], &FINAL[..2]].concat()));
+
+    // The last COPY's file: only that step.
+    w.file("last.txt", "last v2\n");
+    let p = w.build(STEPS, &[]);
+    assert_eq!(ran(&p), names(&FINAL[5..]), "changed last.txt:\n{p}");
+
+    // Comments, blank lines and indentation elsewhere: all hits.
+    let reformatted = format!(
+        "# a comment\n\n{}",
+        STEPS
+            .replace("WORKDIR /app\n", "WORKDIR /app\n# why we copy\n\n")
+            .replace("COPY last.txt ./", "   COPY last.txt ./   ")
+    );
+    let p = w.build(&reformatted, &[]);
+    assert_eq!(ran(&p), Vec::<String>::new(), "reformatted:\n{p}");
+
+    // A build arg first used late: the steps before its ARG keep their hits.
+    let p = w.build(STEPS, &["--build-arg", "VERSION=2"]);
+    assert_eq!(ran(&p), names(&FINAL[4..]), "--build-arg VERSION=2:\n{p}");
+    // An arg no stage declares changes nothing.
+    let p = w.build(
+        STEPS,
+        &["--build-arg", "VERSION=2", "--build-arg", "OTHER=x"],
+    );
+    assert_eq!(ran(&p), Vec::<String>::new(), "undeclared arg:\n{p}");
+
+    // --no-cache: everything runs.
+    let p = w.build(STEPS, &["--no-cache"]);
+    assert_eq!(ran(&p), all, "--no-cache:\n{p}");
+    assert!(cached(&p).is_empty());
+
+    // --no-cache-filter deps: the deps stage runs again; the final stage's
+    // keys do not depend on how deps ran, so it still hits.
+    let p = w.build(STEPS, &["--no-cache-filter", "deps"]);
+    assert_eq!(ran(&p), names(&DEPS), "--no-cache-filter deps:\n{p}");
+    assert_eq!(cached(&p), names(&FINAL));
+    let p = w.build(STEPS, &["--no-cache-filter", "final"]);
+    assert_eq!(ran(&p), names(&FINAL), "--no-cache-filter final:\n{p}");
+}
