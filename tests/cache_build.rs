@@ -121,7 +121,7 @@ fn cache_to_and_from_local_hit_every_step_in_a_fresh_store() {
     assert_eq!(cached(&progress_b).len(), 5, "{progress_b}");
     assert_eq!(digest_a, digest_b, "same image from the imported cache");
     // The metadata the cache must carry (fields oci-spec lacks) survived.
-    let cfg = b.raw_config(&digest_b_id(&b));
+    let cfg = b.raw_config(&built_config_id(&b));
     assert_eq!(
         cfg["config"]["Shell"],
         serde_json::json!(["/bin/sh", "-ec"])
@@ -132,8 +132,8 @@ fn cache_to_and_from_local_hit_every_step_in_a_fresh_store() {
     );
 }
 
-/// The id of the only image built in `w` besides the base.
-fn digest_b_id(w: &World) -> String {
+/// The config digest (image id) of the last build in `w` with a metadata file.
+fn built_config_id(w: &World) -> String {
     let meta = w.dir.path().join("meta.json");
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(meta).expect("metadata file")).expect("JSON");
