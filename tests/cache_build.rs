@@ -112,10 +112,19 @@ fn cache_to_and_from_local_hit_every_step_in_a_fresh_store() {
     let b = World::with_base(&a.base_tar(), Some(EPOCH));
     write_app(&b);
     let from = format!("type=local,src={}", cache_dir.display());
+    // Repeatable: a source without an export yet is skipped, the next used.
+    let none = format!("type=local,src={}", b.dir.path().join("none").display());
     let (digest_b, progress_b) = build_digest(
         &b,
         MULTI_STAGE,
-        &["--cache-from", &from, "--build-arg", &epoch_arg],
+        &[
+            "--cache-from",
+            &none,
+            "--cache-from",
+            &from,
+            "--build-arg",
+            &epoch_arg,
+        ],
     );
     assert_eq!(ran(&progress_b), Vec::<String>::new(), "{progress_b}");
     assert_eq!(cached(&progress_b).len(), 5, "{progress_b}");
