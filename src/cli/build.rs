@@ -160,10 +160,20 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
     }
     let mut cache_from = Vec::new();
     let mut cache_to = None;
-    for spec in args.cache_from.iter().chain(&args.cache_to) {
+    for spec in &args.cache_from {
         match rbuild::cache::parse_cache_option(spec)? {
             rbuild::cache::CacheOption::Import { src } => cache_from.push(src),
+            rbuild::cache::CacheOption::Export { .. } => {
+                bail!("--cache-from {spec:?}: give src=DIR (dest= is for --cache-to)")
+            }
+        }
+    }
+    for spec in &args.cache_to {
+        match rbuild::cache::parse_cache_option(spec)? {
             rbuild::cache::CacheOption::Export { dest, mode } => cache_to = Some((dest, mode)),
+            rbuild::cache::CacheOption::Import { .. } => {
+                bail!("--cache-to {spec:?}: give dest=DIR (src= is for --cache-from)")
+            }
         }
     }
     let req = BuildRequest {

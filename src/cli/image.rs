@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use rbuild::image::config::{creation_time, empty_config, push_history};
+use rbuild::image::config::{creation_time, empty_config, push_history, source_date_epoch};
 use rbuild::image::{archive, change, human, inspect, Reference};
 use rbuild::layer::{self, Compression};
 use rbuild::store::{default_root, ImageRecord, Removed, Store};
@@ -178,7 +178,10 @@ fn import(store: &Store, a: ImportArgs) -> Result<i32> {
     let (desc, blob) = store
         .put_layer_from_tar(tar, a.compression)
         .with_context(|| format!("importing {}", a.source))?;
-    let now = creation_time(None);
+    // SOURCE_DATE_EPOCH (environment) fixes `created` and the history time,
+    // so importing the same tar twice gives the same image.
+    let epoch = source_date_epoch(None)?;
+    let now = creation_time(epoch);
     let mut config = empty_config(now);
     for ch in &a.changes {
         change::apply_change(&mut config, ch)?;
@@ -186,7 +189,9 @@ fn import(store: &Store, a: ImportArgs) -> Result<i32> {
     let comment = a
         .message
         .clone()
-        .unwrap_or_else(|| format!("Imported from {}", a.source));
+        // A local file is streamed as docker's CLI does, so its path (which
+        // differs between machines) is not in the image: "Imported from -".
+        .unwrap_or_else(|| "Imported from -".to_string());
     push_history(&mut config, Some(&blob.diff_id), now, "", Some(&comment))?;
     let rec = store.put_image(&config, vec![desc], &names)?;
     println!("{}", rec.id);

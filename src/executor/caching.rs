@@ -1,10 +1,12 @@
 //! The build cache's hooks in the executor: step keys (from
 //! [`crate::cache::KeyBuilder`]) are chained through every instruction of a
 //! stage; layer steps (WORKDIR, COPY, ADD, RUN) look their key up before
-//! running and record their result after. Metadata steps always run (they are
-//! instant) so the config fields the cache does not keep (Healthcheck,
-//! OnBuild, Shell) stay right. `--no-cache` disables lookups and records;
-//! `--no-cache-filter` disables lookups for the named stages.
+//! running and record their result after; metadata steps too (a record keeps
+//! the whole config blob, Healthcheck, OnBuild and Shell included), so a hit
+//! gives the same image a rerun would. `--no-cache` disables lookups and records;
+//! `--no-cache-filter` disables lookups for the named stages. `--cache-from`
+//! caches are imported when the cache opens (a missing one is a warning),
+//! `--cache-to` is written by [`BuildCache::export`] after the build.
 
 use super::state::ImageState;
 use super::ExecError;
@@ -45,6 +47,14 @@ impl<'s> BuildCache<'s> {
         let mut cache =
             Cache::open(store).map_err(|e| ExecError::Run(format!("build cache: {e}")))?;
         for src in cache_from {
+            // The first CI run has no export yet: build without it, as buildx.
+            if !src.join("index.json").exists() {
+                log::warn!(
+                    "--cache-from {}: no cache export there (yet); building without it",
+                    src.display()
+                );
+                continue;
+            }
             let imported = import_local(src)
                 .map_err(|e| ExecError::Run(format!("--cache-from {}: {e}", src.display())))?;
             cache.add_import(imported);
@@ -93,9 +103,15 @@ impl<'s> BuildCache<'s> {
                 return;
             }
         };
-        let config = state.full_config();
+        let config_json = match state.config_json() {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!("build cache record {}: {e}", key.short());
+                return;
+            }
+        };
         let result = StepResult {
-            config: &config,
+            config_json: &config_json,
             layers,
             new_layer,
             description: description.to_string(),
@@ -166,11 +182,12 @@ impl<'s> BuildCache<'s> {
     }
 }
 
-/// Applies a cache hit: its layers and history; the runtime config and the
-/// extra fields stay ours (metadata steps always run).
-pub(super) fn apply_hit(state: &mut ImageState, hit: CacheHit) {
-    let mut config = hit.config;
-    config.set_config(None);
-    state.config = config;
-    state.layers = hit.layers;
+/// Applies a cache hit: the whole image after the step (config, the fields
+/// oci-spec lacks, layers), parsed as [`ImageState::from_record`] does.
+pub(super) fn apply_hit(state: &mut ImageState, hit: CacheHit) -> Result<(), ExecError> {
+    let raw: serde_json::Value = serde_json::from_slice(&hit.config_json)
+        .map_err(|e| ExecError::Run(format!("cache record {}: {e}", hit.record.key.short())))?;
+    let base = state.base_manifest.take();
+    *state = ImageState::from_parts(hit.config, &raw, hit.layers, base);
+    Ok(())
 }

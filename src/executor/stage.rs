@@ -24,8 +24,9 @@ pub(super) struct StageOutput<'s> {
     pub scope: Scope<'s>,
     /// The cache key after the stage's last step.
     pub key: CacheKey,
-    /// Keys of the layer steps that made this stage's image (its base
-    /// stage's included): what `--cache-to` exports.
+    /// Keys of the steps that made this stage's image (its base stage's
+    /// included; metadata steps too, they have records): what `--cache-to`
+    /// exports.
     pub layer_keys: Vec<CacheKey>,
 }
 
@@ -214,14 +215,20 @@ impl<'b, 's> StageRunner<'b, 's> {
                 | Instruction::Add(_)
                 | Instruction::Run(_)
         );
+        let layers_before = self.state.layers.len();
         if let Instruction::Workdir(dir) = &command.instruction {
             metadata::set_workdir(&mut self.state, dir);
         }
-        if layer_step {
+        // ARG changes nothing in the image: no record.
+        let cacheable = !matches!(command.instruction, Instruction::Arg(_));
+        if cacheable {
             if let Some(hit) = self.b.cache.lookup(&self.stage_name, &key) {
-                let step = self.b.progress.step(self.step_name(&command));
-                apply_hit(&mut self.state, hit);
-                step.cached();
+                // Metadata steps have no progress line, hit or not (as BuildKit).
+                let step = layer_step.then(|| self.b.progress.step(self.step_name(&command)));
+                apply_hit(&mut self.state, hit)?;
+                if let Some(step) = step {
+                    step.cached();
+                }
                 self.layer_keys.push(key.clone());
                 self.key = key;
                 return Ok(());
@@ -242,11 +249,13 @@ impl<'b, 's> StageRunner<'b, 's> {
                 self.state.add_empty(self.b.created, &text)?;
             }
         }
-        if layer_step {
+        if cacheable {
+            let new_layer = layer_step && self.state.layers.len() > layers_before;
             self.b
                 .cache
-                .put(&key, &self.state, true, &self.step_name(&command));
+                .put(&key, &self.state, new_layer, &self.step_name(&command));
         }
+        self.layer_keys.push(key.clone());
         self.key = key;
         Ok(())
     }
@@ -266,6 +275,11 @@ impl<'b, 's> StageRunner<'b, 's> {
             .option("workdir", &self.state.workdir())
             .option("shell", &self.state.shell().join("\0"))
             .option("platform", &self.b.platform);
+        // Layers are committed with times clamped to the epoch and history
+        // stamped with it: results made under another epoch are not ours.
+        if let Some(epoch) = self.b.req.source_date_epoch {
+            kb = kb.option("source-date-epoch", &epoch.to_string());
+        }
         let copy = match &command.instruction {
             Instruction::Copy(c) => Some(c),
             Instruction::Add(a) => Some(&a.copy),

@@ -64,9 +64,43 @@ impl World {
     /// A fresh store holding `localhost/busybox:latest` (busybox-static, its
     /// applets, /etc/passwd with root, daemon and app (1000), /etc/group).
     pub fn new() -> World {
+        let w = World::empty();
+        w.make_base_tar();
+        w.import_base(&w.base_tar(), None);
+        w
+    }
+
+    /// As [`World::new`], the base image imported with `SOURCE_DATE_EPOCH=epoch`.
+    pub fn with_epoch(epoch: &str) -> World {
+        let w = World::empty();
+        w.make_base_tar();
+        w.import_base(&w.base_tar(), Some(epoch));
+        w
+    }
+
+    /// A fresh store whose base image is imported from `tar` (another
+    /// world's [`World::base_tar`]), with `SOURCE_DATE_EPOCH=epoch` when
+    /// given, so two worlds can hold the same base image.
+    pub fn with_base(tar: &Path, epoch: Option<&str>) -> World {
+        let w = World::empty();
+        w.import_base(tar, epoch);
+        w
+    }
+
+    fn empty() -> World {
         let dir = tempfile::tempdir().expect("temp dir");
         let w = World { dir };
         fs::create_dir_all(w.ctx()).expect("context dir");
+        w
+    }
+
+    /// The busybox rootfs tar this world's base image came from.
+    pub fn base_tar(&self) -> PathBuf {
+        self.dir.path().join("busybox.tar")
+    }
+
+    fn make_base_tar(&self) {
+        let w = self;
         let rootfs = w.dir.path().join("rootfs");
         for d in ["bin", "etc", "tmp", "root", "usr/bin", "home/app"] {
             fs::create_dir_all(rootfs.join(d)).expect("rootfs dir");
@@ -97,7 +131,7 @@ impl World {
             "root:x:0:\ndaemon:x:1:\napp:x:1000:\nstaff:x:50:app\n",
         )
         .expect("group");
-        let tar = w.dir.path().join("busybox.tar");
+        let tar = w.base_tar();
         let out = Command::new("tar")
             .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
             .arg(&rootfs)
@@ -111,8 +145,15 @@ impl World {
             "tar: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let out = w
-            .rbuild()
+    }
+
+    /// `rbuild import` of `tar` as `localhost/busybox:latest`.
+    fn import_base(&self, tar: &Path, epoch: Option<&str>) {
+        let mut cmd = self.rbuild();
+        if let Some(e) = epoch {
+            cmd.env("SOURCE_DATE_EPOCH", e);
+        }
+        let out = cmd
             .args([
                 "import",
                 "-c",
@@ -120,7 +161,7 @@ impl World {
                 "-c",
                 "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin",
             ])
-            .arg(&tar)
+            .arg(tar)
             .arg("localhost/busybox:latest")
             .output()
             .expect("rbuild import");
@@ -129,7 +170,6 @@ impl World {
             "import: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        w
     }
 
     pub fn store(&self) -> PathBuf {
