@@ -10,7 +10,7 @@ use super::chmod::Chmod;
 use super::fetch::{fetch, is_url, Fetched};
 use super::fsops::{make_dirs, Copier, CopyRules};
 use super::mounts::OverlayView;
-use super::owner::resolve_owner;
+use super::owner::{resolve_owner, resolve_owner_in_layers};
 use super::sources::{find_sources, resolve_in_root, Source};
 use super::stage::{finish_step, StageRunner};
 use super::state::ImageState;
@@ -135,6 +135,10 @@ fn copy_inner(
     };
     let result = (|| {
         let owner = match copy.chown.as_deref() {
+            Some(spec) if !spec.is_empty() && copy.link => Some(resolve_owner_in_layers(
+                &r.state.lower_dirs(r.b.store)?,
+                spec,
+            )?),
             Some(spec) if !spec.is_empty() => Some(resolve_owner(&target_root, spec)?),
             _ => None,
         };

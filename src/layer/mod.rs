@@ -13,7 +13,7 @@ pub mod unpack;
 
 pub use blob::{compress_tar_stream, write_layer_blob, Compression, LayerBlob};
 pub use diff::{write_tar, DiffOptions};
-pub use entry::is_overlay_opaque;
+pub use entry::{is_overlay_opaque, read_xattrs};
 pub use unpack::{open_layer_stream, unpack_layer, UnpackMode, UnpackOptions, UnpackStats};
 
 /// Whiteout prefix: `.wh.NAME` deletes NAME from lower layers (OCI image spec).
