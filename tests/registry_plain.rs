@@ -332,9 +332,37 @@ fn chunked_push_and_catalog_search() {
         &format!("{host}/other/bb:1"),
     ]));
     assert!(!out.contains("error"), "{out}");
+    let mounted = env
+        .reg
+        .log()
+        .lines()
+        .filter(|l| {
+            l.contains("\"POST /v2/other/bb/blobs/uploads/?mount=")
+                && l.contains("from=chunk%2Fbb")
+                && l.contains("\" 201 ")
+        })
+        .count();
+    assert_eq!(
+        mounted,
+        2,
+        "config and layer mounted from chunk/bb:\n{}",
+        env.reg.log()
+    );
     let found = run(env.rb("s2").args(["search", &format!("{host}/chunk")]));
     assert!(found.contains(&format!("{host}/chunk/bb")), "{found}");
     assert!(!found.contains("other/bb"), "{found}");
+}
+
+/// Runs a command that must succeed; returns stdout+stderr.
+fn run_ok_with_stderr(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed: {text}");
+    text
 }
 
 fn assert_nothing_stored(store: &Path, layer_hex: Option<&str>) {
@@ -420,6 +448,15 @@ fn bad_cases_fail_clearly_and_store_nothing() {
         "{err}"
     );
     assert_nothing_stored(&env.store("e5"), None);
+    drop(proxy);
+
+    // 503 and a cut connection are retried (with backoff) and the pull succeeds.
+    let proxy = Proxy::start(env.reg.port, Damage::FlakyBlobs);
+    let out = run_ok_with_stderr(
+        env.rb("e6")
+            .args(["pull", &format!("{}/bad/bb:1", proxy.host())]),
+    );
+    assert!(out.contains("retrying"), "{out}");
     drop(proxy);
 
     let proxy = Proxy::start(env.reg.port, Damage::KillRegistryMidBlob(env.reg.pid()));

@@ -164,6 +164,15 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>, CredentialsError> {
     if let Some(helper) = helper_for(&config, registry) {
         return helper_get(&helper, &config_key(registry));
     }
+    lookup_auths(&config, &path, registry)
+}
+
+/// Credentials for `registry` from the `auths` section of a parsed config.
+fn lookup_auths(
+    config: &Map<String, Value>,
+    path: &Path,
+    registry: &str,
+) -> Result<Option<Credentials>, CredentialsError> {
     let key = config_key(registry);
     let Some(auths) = config.get("auths").and_then(Value::as_object) else {
         return Ok(None);
@@ -178,7 +187,7 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>, CredentialsError> {
         return Ok(None);
     };
     let bad = || CredentialsError::BadAuth {
-        path: path.clone(),
+        path: path.to_path_buf(),
         registry: registry.to_string(),
     };
     if let Some(auth) = entry.get("auth").and_then(Value::as_str) {
@@ -219,11 +228,13 @@ pub fn store(registry: &str, creds: &Credentials) -> Result<PathBuf, Credentials
         });
         helper_call(&helper, "store", registry, body.to_string().as_bytes())?;
         // Docker leaves an empty entry in auths so `docker info` lists the login.
-        auths_mut(&mut config).insert(key, Value::Object(Map::new()));
+        with_auths(&mut config, |a| a.insert(key, Value::Object(Map::new())));
     } else {
         let auth = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", creds.username, creds.secret));
-        auths_mut(&mut config).insert(key, serde_json::json!({ "auth": auth }));
+        with_auths(&mut config, |a| {
+            a.insert(key, serde_json::json!({ "auth": auth }))
+        });
     }
     write_config(&path, &config)?;
     Ok(path)
@@ -238,34 +249,35 @@ pub fn erase(registry: &str) -> Result<bool, CredentialsError> {
     if let Some(helper) = helper_for(&config, registry) {
         found = helper_call(&helper, "erase", registry, key.as_bytes()).is_ok();
     }
-    let auths = auths_mut(&mut config);
-    let keys: Vec<String> = auths
-        .keys()
-        .filter(|k| **k == key || key_host(k) == key_host(&key))
-        .cloned()
-        .collect();
-    for k in keys {
-        auths.remove(&k);
-        found = true;
-    }
+    with_auths(&mut config, |auths| {
+        let keys: Vec<String> = auths
+            .keys()
+            .filter(|k| **k == key || key_host(k) == key_host(&key))
+            .cloned()
+            .collect();
+        for k in keys {
+            auths.remove(&k);
+            found = true;
+        }
+    });
     if found {
         write_config(&path, &config)?;
     }
     Ok(found)
 }
 
-fn auths_mut(config: &mut Map<String, Value>) -> &mut Map<String, Value> {
-    let entry = config
-        .entry("auths")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !entry.is_object() {
-        *entry = Value::Object(Map::new());
-    }
-    match entry {
-        Value::Object(m) => m,
-        // Just replaced by an object above.
-        _ => unreachable!("auths is an object"),
-    }
+/// Runs `f` on the `auths` object (created if missing or not an object).
+fn with_auths<T>(
+    config: &mut Map<String, Value>,
+    f: impl FnOnce(&mut Map<String, Value>) -> T,
+) -> T {
+    let mut auths = match config.remove("auths") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let out = f(&mut auths);
+    config.insert("auths".into(), Value::Object(auths));
+    out
 }
 
 fn helper_get(helper: &str, server: &str) -> Result<Option<Credentials>, CredentialsError> {
@@ -341,6 +353,47 @@ mod tests {
         assert_eq!(config_key("localhost:5000"), "localhost:5000");
         assert_eq!(key_host("https://index.docker.io/v1/"), "index.docker.io");
         assert_eq!(key_host("http://h:5000"), "h:5000");
+    }
+
+    fn creds_from(json: &str, registry: &str) -> Result<Option<Credentials>, CredentialsError> {
+        let v: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+        let m = v.as_object().cloned().unwrap_or_default();
+        lookup_auths(&m, Path::new("config.json"), registry)
+    }
+
+    #[test]
+    fn auths_entries_like_docker() {
+        // base64("u:p:w") — passwords may contain ':'.
+        let hub = r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dTpwOnc="}}}"#;
+        let c = creds_from(hub, "docker.io").ok().flatten();
+        assert_eq!(
+            c.map(|c| (c.username, c.secret)),
+            Some(("u".into(), "p:w".into()))
+        );
+        let scheme = r#"{"auths":{"https://reg.example:5000":{"auth":"YTpi"}}}"#;
+        let c = creds_from(scheme, "reg.example:5000").ok().flatten();
+        assert_eq!(c.map(|c| c.username), Some("a".into()));
+        let plain = r#"{"auths":{"h":{"username":"x","password":"y"}}}"#;
+        assert!(creds_from(plain, "h").ok().flatten().is_some());
+        assert!(creds_from(plain, "other").ok().flatten().is_none());
+        let empty = r#"{"auths":{"h":{}}}"#;
+        assert!(creds_from(empty, "h").ok().flatten().is_none());
+        let bad = r#"{"auths":{"h":{"auth":"!!notbase64"}}}"#;
+        let err = creds_from(bad, "h")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("not base64"), "{err}");
+    }
+
+    #[test]
+    fn helpers_prefer_per_registry() {
+        let v: Value =
+            serde_json::from_str(r#"{"credsStore":"desktop","credHelpers":{"gcr.io":"gcloud"}}"#)
+                .unwrap_or(Value::Null);
+        let m = v.as_object().cloned().unwrap_or_default();
+        assert_eq!(helper_for(&m, "gcr.io").as_deref(), Some("gcloud"));
+        assert_eq!(helper_for(&m, "quay.io").as_deref(), Some("desktop"));
     }
 
     #[test]

@@ -3,6 +3,13 @@
 //! after HTTPS failed), trust roots, credentials, and the mapping of
 //! oci-client errors to [`RegistryError`]s that say what to do. Retries live
 //! here too: connection errors and 5xx are retried with backoff.
+//!
+//! TLS is rustls with the platform verifier: a self-signed certificate that
+//! is itself a CA (what `openssl req -x509` makes by default) is refused as
+//! a server certificate, unlike Go clients; such registries need a real CA
+//! plus server certificate, or to be named insecure (127.0.0.1 and
+//! localhost are by default). Client certificates (certs.d/*.cert) are not
+//! supported.
 
 use super::credentials;
 use super::{RegistryError, RegistryOptions};

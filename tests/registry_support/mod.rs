@@ -286,6 +286,9 @@ pub enum Damage {
     Schema1Manifests,
     /// Send half of the first big blob, then kill the registry (pid) and close.
     KillRegistryMidBlob(i32),
+    /// Answer the first blob GET with 503 and cut the second one short;
+    /// pass everything else through (a flaky registry).
+    FlakyBlobs,
 }
 
 /// A one-request-per-connection HTTP proxy to 127.0.0.1:`upstream`.
@@ -328,6 +331,9 @@ impl Drop for Proxy {
     }
 }
 
+/// Blob requests seen by [`Damage::FlakyBlobs`] proxies (one per test binary).
+static FLAKY_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn read_head(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::new();
     let mut b = [0u8; 1];
@@ -369,7 +375,7 @@ fn serve(
     fwd.push_str("Connection: close\r\n\r\n");
     let mut body = vec![0u8; len];
     client.read_exact(&mut body)?;
-    if killed.load(Ordering::SeqCst) {
+    if killed.load(Ordering::SeqCst) && matches!(damage, Damage::KillRegistryMidBlob(_)) {
         return Ok(());
     }
     let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
@@ -427,6 +433,20 @@ fn serve(
                 libc::kill(pid, libc::SIGKILL);
             }
             let _ = client.shutdown(std::net::Shutdown::Both);
+        }
+        Damage::FlakyBlobs if is_blob && rbody.len() > 4096 => {
+            let n = FLAKY_COUNT.fetch_add(1, Ordering::SeqCst);
+            if n == 0 {
+                client.write_all(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )?;
+            } else if n == 1 {
+                client.write_all(rhead.as_bytes())?;
+                client.write_all(&rbody[..rbody.len() / 3])?;
+                let _ = client.shutdown(std::net::Shutdown::Both);
+            } else {
+                client.write_all(&resp)?;
+            }
         }
         _ => {
             client.write_all(&resp)?;
