@@ -155,13 +155,16 @@ fn fifty_containers_leave_nothing_behind() {
     let store = env.root().display().to_string();
     let mut cgroups: Vec<std::path::PathBuf> = Vec::new();
     let mut netns: Vec<std::path::PathBuf> = Vec::new();
+    // Processes of this test carry this in their environment (other tests
+    // on the machine may run `sleep` too).
+    let mark = format!("RBUILD_TEST_MARK={}", env.dir.path().display());
     for i in 0..50 {
         if i % 2 == 0 {
             let (code, _, err) = env.run(&["run", "--rm", "bb:1", "true"]);
             assert_eq!(code, 0, "{err}");
         } else {
             let id = env
-                .ok(&["run", "-d", "bb:1", "sleep", "60"])
+                .ok(&["run", "-d", "-e", &mark, "bb:1", "sleep", "60"])
                 .trim()
                 .to_string();
             let pid = env.state(&id)["pid"].as_i64().expect("pid");
@@ -198,8 +201,9 @@ fn fifty_containers_leave_nothing_behind() {
             !text.contains("container-monitor") || !text.contains(&store),
             "leftover monitor: {text}"
         );
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
         assert!(
-            !text.contains("sleep\u{0}60"),
+            !String::from_utf8_lossy(&environ).contains(&mark),
             "leftover container process: {text}"
         );
     }
@@ -220,4 +224,35 @@ fn fifty_containers_leave_nothing_behind() {
         .expect("dir")
         .count();
     assert_eq!(containers, 0);
+}
+
+#[test]
+fn concurrent_runs_with_one_name_get_one_conflict() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            env.cmd()
+                .args(["run", "-d", "--name", "only-one", "bb:1", "sleep", "30"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect();
+    let ok = outputs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 1, "exactly one run wins the name");
+    for o in outputs.iter().filter(|o| !o.status.success()) {
+        assert_eq!(o.status.code(), Some(125));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("is already in use"));
+    }
+    assert_eq!(env.ok(&["ps", "-aq"]).lines().count(), 1);
+    env.ok(&["rm", "-f", "only-one"]);
 }

@@ -362,3 +362,46 @@ fn foreground_run_forwards_sigint_to_the_container() {
         "130"
     );
 }
+
+#[test]
+fn image_entrypoint_user_and_volume_defaults() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image(
+        "defaults:1",
+        &[("/data/seed.txt", "seed\n", 0o644)],
+        &[
+            "ENTRYPOINT [\"sh\", \"-c\"]",
+            "CMD [\"echo $(id -u) $(cat /data/seed.txt)\"]",
+            "USER app",
+            "VOLUME /data",
+        ],
+    );
+    let out = env.ok(&["run", "--name", "d1", "defaults:1"]);
+    assert_eq!(out, "1000 seed\n");
+    // Arguments replace CMD, not ENTRYPOINT; -u replaces USER.
+    let out = env.ok(&["run", "--rm", "-u", "0", "defaults:1", "echo $(id -u) args"]);
+    assert_eq!(out, "0 args\n");
+    // --entrypoint replaces ENTRYPOINT and drops CMD.
+    let out = env.ok(&["run", "--rm", "--entrypoint", "id", "defaults:1", "-u"]);
+    assert_eq!(out, "1000\n");
+    // VOLUME: an anonymous volume seeded from the image, removed by rm -v.
+    let vols = env.ok(&["volume", "ls", "-q"]);
+    let mount = env.ok(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Name}} {{.Destination}}{{end}}",
+        "d1",
+    ]);
+    let name = mount
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(mount.trim(), format!("{name} /data"));
+    assert!(vols.contains(&name), "{vols}");
+    env.ok(&["rm", "-v", "d1"]);
+    assert!(!env.ok(&["volume", "ls", "-q"]).contains(&name));
+}

@@ -220,3 +220,123 @@ fn network_none_and_host() {
         "{err}"
     );
 }
+
+#[test]
+fn healthcheck_goes_from_starting_to_healthy() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "test -f /tmp/ready",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+        "bb:1",
+        "sh",
+        "-c",
+        "sleep 1; touch /tmp/ready; sleep 300",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        let s = env
+            .ok(&[
+                "inspect",
+                "-f",
+                "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                "hc",
+            ])
+            .trim()
+            .to_string();
+        if seen.last() != Some(&s) {
+            seen.push(s.clone());
+        }
+        if s == "healthy" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never healthy: {seen:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        seen.iter().any(|s| s == "unhealthy"),
+        "the check failed before /tmp/ready: {seen:?}"
+    );
+    let ps = env.ok(&["ps", "--format", "{{.Status}}"]);
+    assert!(ps.contains("(healthy)"), "{ps}");
+    let log = env.ok(&[
+        "inspect",
+        "-f",
+        "{{range .State.Health.Log}}{{.ExitCode}} {{end}}",
+        "hc",
+    ]);
+    assert!(log.trim().ends_with('0'), "{log}");
+    env.ok(&["rm", "-f", "hc"]);
+}
+
+#[test]
+fn exec_user_workdir_env_and_detached() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]", "ENV MODE=prod"]);
+    env.ok(&["run", "-d", "--name", "ex", "bb:1", "sleep", "300"]);
+    let out = env.ok(&[
+        "exec",
+        "-u",
+        "app",
+        "-w",
+        "/tmp",
+        "-e",
+        "MODE=dev",
+        "ex",
+        "sh",
+        "-c",
+        "echo $(id -u) $(pwd) $MODE",
+    ]);
+    assert_eq!(out, "1000 /tmp dev\n");
+    assert_eq!(env.ok(&["exec", "ex", "sh", "-c", "echo $MODE"]), "prod\n");
+    env.ok(&["exec", "-d", "ex", "sh", "-c", "echo later > /tmp/detached"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while env.run(&["exec", "ex", "cat", "/tmp/detached"]).1 != "later\n" {
+        assert!(Instant::now() < deadline, "exec -d never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, _, err) = env.run(&["exec", "ex", "no-such-tool"]);
+    assert_eq!(code, 127, "{err}");
+    env.ok(&["rm", "-f", "ex"]);
+}
+
+#[test]
+fn create_then_start_attached() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let id = env.ok(&[
+        "create",
+        "--name",
+        "later",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo hello-from-start; exit 6",
+    ]);
+    assert_eq!(id.trim().len(), 64);
+    assert_eq!(
+        env.ok(&["ps", "-a", "--format", "{{.Status}}"]).trim(),
+        "Created"
+    );
+    let (code, out, _) = env.run(&["start", "-a", "later"]);
+    assert_eq!((code, out.as_str()), (6, "hello-from-start\n"));
+    env.ok(&["rm", "later"]);
+}

@@ -4,9 +4,10 @@
 //! `container prune`, `volume ...`. The work happens in `rbuild::runner`;
 //! this file parses arguments and prints. Errors exit 125 like docker's CLI.
 
+use super::container_create::RunArgs;
 use super::container_exec::{exec, stats};
 use super::container_ops::{cp, kill, logs_cmd, port, prune, rm, stop, top, wait};
-use super::container_run::{self, ExecArgs, RunArgs, StartArgs};
+use super::container_run::{self, ExecArgs, StartArgs};
 use super::image::open_store;
 use super::volume::volume;
 use anyhow::Result;
@@ -22,6 +23,8 @@ use std::time::SystemTime;
 pub enum ContainerCommand {
     /// Create and run a new container from an image
     Run(Box<RunArgs>),
+    /// Create a new container (start it with `start`)
+    Create(Box<RunArgs>),
     /// List containers
     Ps(PsArgs),
     /// Stop one or more running containers
@@ -64,6 +67,7 @@ pub enum ContainerCommand {
 /// Verbs this module adds, for the default-verb logic.
 pub const VERBS: &[&str] = &[
     "run",
+    "create",
     "ps",
     "stop",
     "kill",
@@ -283,6 +287,11 @@ fn dispatch(root: Option<&Path>, cmd: ContainerCommand) -> Result<i32> {
     let ctx = Ctx::open(root)?;
     match cmd {
         ContainerCommand::Run(a) => container_run::run(&ctx, *a),
+        ContainerCommand::Create(a) => {
+            let id = super::container_create::create(&ctx, &a)?;
+            println!("{id}");
+            Ok(0)
+        }
         ContainerCommand::Ps(a) | ContainerCommand::Container(ContainerGroup::Ls(a)) => {
             ps_cmd(&ctx, a)
         }

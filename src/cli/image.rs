@@ -25,7 +25,7 @@ pub enum ImageCommand {
     Rmi(RmiArgs),
     /// Show the history of an image
     History(HistoryArgs),
-    /// Display detailed information on one or more images
+    /// Display detailed information on one or more containers or images
     Inspect(InspectArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(SaveArgs),
@@ -102,10 +102,10 @@ pub struct HistoryArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Print only the fields named in Go-template style: '{{.Id}}', '{{json .Config}}'
+    /// Format the output using a Go template: '{{.Id}}', '{{json .Config}}'
     #[arg(short, long)]
     pub format: Option<String>,
-    #[arg(value_name = "IMAGE", required = true)]
+    #[arg(value_name = "NAME|ID", required = true)]
     pub images: Vec<String>,
 }
 

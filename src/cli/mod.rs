@@ -7,6 +7,7 @@ mod build_registry;
 mod cache;
 mod check;
 mod container;
+mod container_create;
 mod container_exec;
 mod container_ops;
 mod container_run;

@@ -52,21 +52,30 @@ impl ContainerStore {
     }
 
     /// Removes directories of creates that crashed before config.json was
-    /// written (older than a minute, so a create in progress is left alone).
+    /// written, and exit codes of `--rm` containers nobody collected (both
+    /// older than a minute, so work in progress is left alone).
     fn remove_unfinished(&self) {
-        let Ok(rd) = fs::read_dir(&self.dir) else {
-            return;
-        };
         let now = std::time::SystemTime::now();
-        for e in rd.flatten() {
-            let p = e.path();
-            let old = e
-                .metadata()
+        let old = |e: &fs::DirEntry| {
+            e.metadata()
                 .and_then(|m| m.modified())
                 .ok()
                 .and_then(|m| now.duration_since(m).ok())
-                .is_some_and(|age| age > std::time::Duration::from_secs(60));
-            if old && !p.join("config.json").exists() && e.file_name().len() == 64 {
+                .is_some_and(|age| age > std::time::Duration::from_secs(60))
+        };
+        if let Ok(rd) = fs::read_dir(&self.run_dir) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().ends_with(".exit") && old(&e) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if old(&e) && !p.join("config.json").exists() && e.file_name().len() == 64 {
                 let _ = fs::remove_dir_all(&p);
             }
         }

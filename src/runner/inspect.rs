@@ -86,24 +86,34 @@ pub fn inspect_json(c: &Container) -> Value {
         other => other,
     };
     let nano_cpus = h.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0);
+    let mut state = json!({
+        "Status": st.status.as_str(),
+        "Running": running,
+        "Paused": false,
+        "Restarting": st.status == Status::Restarting,
+        "OOMKilled": st.oom_killed,
+        "Dead": st.status == Status::Dead,
+        "Pid": if running { st.pid } else { 0 },
+        "ExitCode": st.exit_code,
+        "Error": st.error,
+        "StartedAt": or_zero(&st.started_at),
+        "FinishedAt": or_zero(&st.finished_at),
+    });
+    if let Some(health) = &st.health {
+        state["Health"] = json!({
+            "Status": health.status,
+            "FailingStreak": health.failing_streak,
+            "Log": health.log.iter().map(|r| json!({
+                "Start": r.start, "End": r.end, "ExitCode": r.exit_code, "Output": r.output,
+            })).collect::<Vec<_>>(),
+        });
+    }
     json!({
         "Id": cfg.id,
         "Created": cfg.created,
         "Path": path,
         "Args": args,
-        "State": {
-            "Status": st.status.as_str(),
-            "Running": running,
-            "Paused": false,
-            "Restarting": st.status == Status::Restarting,
-            "OOMKilled": st.oom_killed,
-            "Dead": st.status == Status::Dead,
-            "Pid": if running { st.pid } else { 0 },
-            "ExitCode": st.exit_code,
-            "Error": st.error,
-            "StartedAt": or_zero(&st.started_at),
-            "FinishedAt": or_zero(&st.finished_at),
-        },
+        "State": state,
         "Image": cfg.image_id,
         "ResolvConfPath": "",
         "HostnamePath": "",

@@ -13,6 +13,7 @@
 pub mod containers;
 pub mod copy;
 pub mod defaults;
+pub mod health;
 pub mod id;
 pub mod inspect;
 pub mod launch;

@@ -11,7 +11,7 @@
 use super::logs::LogWriter;
 use super::record::{Container, Status};
 use super::volumes::Volumes;
-use super::{launch, proc, time, tty, ContainerStore, RunnerError};
+use super::{health, launch, proc, time, tty, ContainerStore, RunnerError};
 use crate::sandbox::{self, StdioMode};
 use crate::store::Store;
 use std::fs::File;
@@ -279,6 +279,7 @@ impl Monitor<'_> {
             s.exit_code = 0;
             s.oom_killed = false;
             s.ports = ports.clone();
+            s.health = None;
         });
         if let Err(e) = recorded {
             let _ = handle.kill(nix::sys::signal::Signal::SIGKILL);
@@ -302,7 +303,27 @@ impl Monitor<'_> {
             });
         }
         report(Ok(()));
+        let stop_checks = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let checker = c
+            .config
+            .healthcheck
+            .as_ref()
+            .and_then(health::HealthConfig::from_json)
+            .and_then(|cfg| {
+                health::spawn_checker(
+                    self.containers.clone(),
+                    self.id.clone(),
+                    handle.pid,
+                    cfg,
+                    super::defaults::process_env(&c.config),
+                    stop_checks.clone(),
+                )
+            });
         let outcome = handle.wait();
+        stop_checks.store(true, Ordering::SeqCst);
+        if let Some(t) = checker {
+            let _ = t.join();
+        }
         FORWARD_TO.store(0, Ordering::SeqCst);
         for p in pumps {
             let _ = p.join();

@@ -23,7 +23,15 @@ pub fn status_text(c: &Container, now: SystemTime) -> String {
     let s = &c.state;
     match s.status {
         Status::Created => "Created".into(),
-        Status::Running => format!("Up {}", time::since(&s.started_at, now)),
+        Status::Running => {
+            let health = match s.health.as_ref().map(|h| h.status.as_str()) {
+                Some("healthy") => " (healthy)",
+                Some("unhealthy") => " (unhealthy)",
+                Some(_) => " (health: starting)",
+                None => "",
+            };
+            format!("Up {}{health}", time::since(&s.started_at, now))
+        }
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
             s.exit_code,

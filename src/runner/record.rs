@@ -154,6 +154,9 @@ pub struct ContainerState {
     /// A `--rm` container: its records are written without fsync.
     #[serde(default)]
     pub ephemeral: bool,
+    /// HEALTHCHECK results while it runs.
+    #[serde(default)]
+    pub health: Option<super::health::Health>,
 }
 
 /// A container as read from the store: config plus current state.
