@@ -158,11 +158,20 @@ fn from_image_only_in_the_registry_is_pulled_and_pinned() {
     let copy = run(env.rb("b").args(["run", "--rm", "app:1", "cat", "/copy"]));
     assert_eq!(copy, "one");
 
-    // By digest: verified and pulled into a third store.
+    // By digest: verified and pulled into a third store; COPY --from of a
+    // registry image is pulled too (its own step).
     let by_digest = format!("{}@{pushed}", env.at("lib/bb"));
-    let ctx2 = env.context("ctx2", &format!("FROM {by_digest}\nRUN cat /marker\n"));
-    let out = env.build_ok("c", &ctx2, &[]);
+    let other = env.at("lib/other:1");
+    env.push_base("a", &other, "other");
+    let ctx2 = env.context(
+        "ctx2",
+        &format!("FROM {by_digest}\nRUN cat /marker\nCOPY --from={other} /marker /other\n"),
+    );
+    let out = env.build_ok("c", &ctx2, &["-t", "app:2"]);
     assert!(out.contains(&format!("pulling {by_digest}")), "{out}");
+    assert!(out.contains(&format!("load image {other}")), "{out}");
+    let copied = run(env.rb("c").args(["run", "--rm", "app:2", "cat", "/other"]));
+    assert_eq!(copied, "other");
 }
 
 #[test]

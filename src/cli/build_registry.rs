@@ -81,7 +81,7 @@ pub struct RegistryCache {
     imports: Vec<RegistryLayout>,
     exports: Vec<RegistryLayout>,
     /// Keeps the layout directories until the build is done.
-    _dirs: Vec<tempfile::TempDir>,
+    _layout_dirs: Vec<tempfile::TempDir>,
 }
 
 /// One `type=registry,ref=REF[,mode=min|max][,ignore-error=true]` and its layout dir.
@@ -101,7 +101,7 @@ impl RegistryCache {
             local_to: Vec::new(),
             imports: Vec::new(),
             exports: Vec::new(),
-            _dirs: Vec::new(),
+            _layout_dirs: Vec::new(),
         };
         for (flag, specs) in [("--cache-from", from), ("--cache-to", to)] {
             for spec in specs {
@@ -117,7 +117,7 @@ impl RegistryCache {
                     .tempdir_in(store.tmp_dir())
                     .context("creating a directory for the registry cache")?;
                 layout.dir = dir.path().to_path_buf();
-                rc._dirs.push(dir);
+                rc._layout_dirs.push(dir);
                 match flag {
                     "--cache-from" => rc.imports.push(layout),
                     _ => rc.exports.push(layout),
