@@ -167,6 +167,9 @@ fn oci_dir(store: &Store, result: &BuildResult, dest: &Path) -> Result<(), ExecE
         let to = blobs.join(d.hex());
         if !to.exists() {
             fs::copy(store.blob_path(d), &to).map_err(|e| ExecError::io(&to, e))?;
+            // Store blobs are private (0600); a layout is meant to be shared.
+            fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                .map_err(|e| ExecError::io(&to, e))?;
         }
     }
     let layout = dest.join("oci-layout");
