@@ -141,9 +141,18 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
             None => (l.clone(), String::new()),
         })
         .collect();
+    let extra_names: Vec<String> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            output::Output::Image(names) => Some(names.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     let tags = args
         .tags
         .iter()
+        .chain(&extra_names)
         .map(|t| Reference::parse(t).with_context(|| format!("invalid tag {t:?}")))
         .collect::<Result<Vec<_>>>()?;
     let secrets = args

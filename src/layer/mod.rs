@@ -8,6 +8,7 @@
 pub mod blob;
 pub mod diff;
 mod entry;
+pub mod pgzip;
 pub mod safe;
 pub mod unpack;
 
