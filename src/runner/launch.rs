@@ -202,6 +202,8 @@ pub fn spec(
         pids: cfg.host.pids_limit,
     };
     spec.readonly_rootfs = cfg.host.read_only;
+    spec.no_new_privileges = cfg.host.no_new_privileges;
+    spec.seccomp_unconfined = cfg.host.seccomp_unconfined;
     spec.stdio = stdio;
     spec.mounts = cfg
         .mounts

@@ -67,6 +67,22 @@ pub fn root_plan(root: &RootFs, user_ns: bool) -> Result<RootPlan, SandboxError>
     }
 }
 
+/// overlayfs mount options (absolute paths) for mounting `lower` (top-most
+/// first) with `upper` and `work` outside a sandbox, e.g. as the rootfs
+/// handed to an external OCI runtime.
+pub fn mount_options(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<String, SandboxError> {
+    let data = overlay_data(lower, upper, work, None, false);
+    if data.len() > MAX_MOUNT_DATA {
+        return Err(SandboxError::InvalidSpec(format!(
+            "{} layers give overlay options of {} bytes, more than the kernel's one page; \
+             use fewer layers or a shorter store path",
+            lower.len(),
+            data.len()
+        )));
+    }
+    Ok(data)
+}
+
 fn overlay_data(
     lower: &[PathBuf],
     upper: &Path,

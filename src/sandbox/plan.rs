@@ -242,7 +242,7 @@ impl Plan {
             });
         }
         let cwd = cstring(clean_inside(&spec.cwd)?)?;
-        let process = ProcessPlan::prepare(
+        let mut process = ProcessPlan::prepare(
             &spec.args,
             &spec.env,
             &spec.user,
@@ -250,6 +250,9 @@ impl Plan {
             spec.no_new_privileges,
             set_groups,
         )?;
+        if spec.seccomp_unconfined {
+            process.unconfined();
+        }
         Ok(Plan {
             user_ns,
             mount_point: path_cstring(mount_point)?,

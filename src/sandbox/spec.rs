@@ -32,6 +32,8 @@ pub struct Spec {
     pub stdio: StdioMode,
     /// `--security-opt no-new-privileges`; off by default as in docker.
     pub no_new_privileges: bool,
+    /// `--security-opt seccomp=unconfined`: no seccomp filter at all.
+    pub seccomp_unconfined: bool,
     pub readonly_rootfs: bool,
     /// Extra /etc/hosts entries (`--add-host`).
     pub hosts: Vec<(String, IpAddr)>,
@@ -54,6 +56,7 @@ impl Spec {
             limits: Limits::default(),
             stdio: StdioMode::Piped,
             no_new_privileges: false,
+            seccomp_unconfined: false,
             readonly_rootfs: false,
             hosts: Vec::new(),
         }

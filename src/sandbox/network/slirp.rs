@@ -26,7 +26,8 @@ const READY_FD: i32 = 3;
 const EXIT_FD: i32 = 4;
 
 pub struct Slirp {
-    child: Child,
+    /// None once handed to the background reaper.
+    child: Option<Child>,
     /// Closing this tells slirp4netns to exit.
     exit_pipe: Option<OwnedFd>,
     api_dir: PathBuf,
@@ -74,7 +75,7 @@ impl Slirp {
             source,
         })?;
         let mut slirp = Slirp {
-            child,
+            child: Some(child),
             exit_pipe: Some(exit_write),
             api_dir,
         };
@@ -126,22 +127,26 @@ impl Slirp {
     }
 
     /// Closes the exit pipe, waits briefly, then SIGKILLs; returns stderr.
+    /// For a failed start, where its output explains the failure.
     fn stop_and_collect_stderr(&mut self) -> String {
         self.exit_pipe = None;
+        let Some(mut child) = self.child.take() else {
+            return String::new();
+        };
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
-            match self.child.try_wait() {
+            match child.try_wait() {
                 Ok(Some(_)) | Err(_) => break,
                 Ok(None) if Instant::now() > deadline => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
+                    let _ = child.kill();
+                    let _ = child.wait();
                     break;
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             }
         }
         let mut stderr = String::new();
-        if let Some(mut pipe) = self.child.stderr.take() {
+        if let Some(mut pipe) = child.stderr.take() {
             let _ = pipe.read_to_string(&mut stderr);
         }
         stderr
@@ -149,8 +154,21 @@ impl Slirp {
 }
 
 impl Drop for Slirp {
+    /// The namespace it served is gone or going: SIGKILL (certain death,
+    /// nothing to flush) and reap off the caller's path. Its exit tears
+    /// down the tap device, which takes the kernel 10-30 ms; a container's
+    /// exit code must not wait for that. A short-lived caller that exits
+    /// first leaves the (already killed) process to be reaped by init.
     fn drop(&mut self) {
-        self.stop_and_collect_stderr();
+        self.exit_pipe = None;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            if !matches!(child.try_wait(), Ok(Some(_))) {
+                std::thread::spawn(move || {
+                    let _ = child.wait();
+                });
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.api_dir);
     }
 }
