@@ -229,6 +229,13 @@ fn build_push_is_seen_by_skopeo() {
             "{inspect}"
         );
     }
+    // buildx's spelling: -o type=registry,name=REF.
+    let t3 = env.at("app/by-output:1");
+    let out = env.build_ok("a", &ctx, &["-o", &format!("type=registry,name={t3}")]);
+    assert!(out.contains(&format!("pushing {t3}")), "{out}");
+    run(Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false"])
+        .arg(format!("docker://{t3}")));
     // --push without a tag is refused before anything is built.
     let (ok, text) = env.build("a", &ctx, &["--push"]);
     assert!(!ok && text.contains("tag is needed"), "{text}");

@@ -60,10 +60,8 @@ impl Output {
             d.ok_or_else(|| ExecError::Output(format!("output type={t} needs dest=PATH")))
         };
         match kind.as_deref() {
-            Some("image") | None => Ok(Output::Image(names)),
-            Some("registry") => Err(ExecError::Output(
-                "output type=registry (push) is not supported yet: build into the store and push it".into(),
-            )),
+            // type=registry is the store plus a push, which the CLI does.
+            Some("image") | Some("registry") | None => Ok(Output::Image(names)),
             Some("oci") => Ok(Output::Oci(need(dest, "oci")?)),
             Some("docker") => Ok(Output::Docker(need(dest, "docker")?)),
             Some("tar") => Ok(Output::Tar(need(dest, "tar")?)),
