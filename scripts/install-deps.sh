@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rbuild's tests use: busybox-static (test base
 # images), crun/runc (runtime peers), slirp4netns/passt (private networking),
-# uidmap (rootless), umoci/skopeo/oci-image-tool (OCI oracles), docker-registry.
+# uidmap (rootless), umoci/skopeo/oci-image-tool (OCI oracles), docker-registry,
+# docker.io (BuildKit for the differential build tests), openssh-client
+# (ssh-agent for RUN --mount=type=ssh), bzip2/xz-utils (ADD archive tests).
 # Idempotent; retries once because this machine's apt cleaning hook sometimes
 # deletes a package mid-install.
 set -uo pipefail
 PKGS=(busybox-static crun runc slirp4netns passt uidmap umoci skopeo oci-image-tool podman
-      docker-registry jq libseccomp-dev pkg-config)
+      docker-registry jq libseccomp-dev pkg-config docker.io openssh-client bzip2 xz-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
