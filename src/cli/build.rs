@@ -282,8 +282,9 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         println!("{id}");
     } else if mode != Mode::Quiet {
         eprintln!(
+            // The image ID (config digest), as `rbuild images` and docker show it.
             "Built {} ({}) in {:.1}s: {}",
-            result.record.manifest_digest,
+            id,
             rbuild::image::human::size(result.record.size),
             started.elapsed().as_secs_f64(),
             if req.tags.is_empty() {
