@@ -15,8 +15,8 @@ pub const CREATED: u32 = 2;
 pub const ERROR: u32 = 3;
 pub const READY: u32 = 4;
 pub const EXIT: u32 = 5;
-/// The init is in its cgroup: it may enter its cgroup namespace and start
-/// the main process.
+/// The init is in its cgroup and its network is up: it may enter its
+/// cgroup namespace and start the main process.
 pub const JOINED: u32 = 6;
 
 /// Largest payload of a GO message (resolv.conf).

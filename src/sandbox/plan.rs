@@ -257,7 +257,7 @@ impl Plan {
             user_ns,
             mount_point: path_cstring(mount_point)?,
             staging: path_cstring(staging)?,
-            root: super::overlay::root_plan(&spec.root, user_ns)?,
+            root: super::overlay::root_plan(&spec.root, user_ns, spec.volatile_upper)?,
             readonly_root: spec.readonly_rootfs,
             etc,
             resolv_from_go: spec.network == NetworkMode::Private,
