@@ -2,12 +2,15 @@
 # Installs the Debian packages rbuild's tests use: busybox-static (test base
 # images), crun/runc (runtime peers), slirp4netns/passt (private networking),
 # uidmap (rootless), umoci/skopeo/oci-image-tool (OCI oracles), docker-registry
-# with apache2-utils (htpasswd) and openssl for the registry auth/TLS tests.
+# with apache2-utils (htpasswd) and openssl for the registry auth/TLS tests,
+# docker.io (BuildKit for the differential build tests), openssh-client
+# (ssh-agent for RUN --mount=type=ssh), bzip2/xz-utils (ADD archive tests).
 # Idempotent; retries once because this machine's apt cleaning hook sometimes
 # deletes a package mid-install.
 set -uo pipefail
 PKGS=(busybox-static crun runc slirp4netns passt uidmap umoci skopeo oci-image-tool podman
-      docker-registry apache2-utils openssl jq libseccomp-dev pkg-config procps)
+      docker-registry apache2-utils openssl jq libseccomp-dev pkg-config procps
+      docker.io openssh-client bzip2 xz-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

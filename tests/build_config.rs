@@ -187,6 +187,13 @@ fn missing_base_image_is_named() {
     let err = w.build_fails("FROM example.com/not/here:1\nCOPY x /\n", &[]);
     assert!(err.contains("example.com/not/here:1"), "{err}");
     assert!(err.contains("Dockerfile:1"), "{err}");
+    w.build(
+        "FROM localhost/busybox\nENV Y=1\n",
+        &["-o", "type=image,name=named:by-output"],
+    );
+    assert!(w.inspect("named:by-output")["Config"]["Env"]
+        .to_string()
+        .contains("Y=1"));
     let out = w.build_output("FROM localhost/busybox\nENV X=1\n", &["-q"]);
     assert!(out.status.success());
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();

@@ -227,6 +227,7 @@ fn multi_stage_from_link_and_add_archives() {
          COPY --from=build /out/main /bin/main\n\
          COPY --from=1 /only /from-index\n\
          COPY --link app/main /linked/main\n\
+         COPY --link --chown=app app/main /linked/owned\n\
          ADD pkg.tar.gz /opt/\n\
          ADD pkg.tar.bz2 /bz2/\n\
          ADD pkg.tar.xz /xz/\n\
@@ -242,6 +243,11 @@ fn multi_stage_from_link_and_add_archives() {
     );
     assert_eq!(read(&out.join("from-index")), "binary");
     assert_eq!(read(&out.join("linked/main")), "binary");
+    assert_eq!(
+        stat(&out.join("linked/owned")).1,
+        1000,
+        "--link --chown resolves names in the base image"
+    );
     assert_eq!(
         read(&out.join("opt/pkg/data")),
         "D",

@@ -209,7 +209,8 @@ const CASES: &[Case] = &[
                      COPY dir /contents\nCOPY dir/ /contents2/\nCOPY a.txt rel/\nCOPY a.txt relfile\n\
                      COPY --chown=app:staff dir /owned/\nCOPY --chown=1234:5678 a.txt /num/\n\
                      COPY --chmod=600 a.txt /mode\nCOPY a.txt /deep/new/parents/\nCOPY a.txt /etc/\n\
-                     COPY link /followed\nCOPY dir/link-in-dir /dlink/\n",
+                     COPY link /followed\nCOPY dir/link-in-dir /dlink/\nCOPY --chmod=700 dir /cm/\n\
+                     COPY --chown=app --chmod=640 a.txt /both/deeper/\nCOPY dir /etc/\nCOPY . /all/\n",
         files: &[("a.txt", "A\n"), ("b.txt", "B\n"), ("c.md", "C"), ("dir/x", "X"), ("dir/sub/y", "Y")],
     },
     Case {
@@ -257,8 +258,18 @@ const CASES: &[Case] = &[
         files: &[],
     },
     Case {
+        name: "edges",
+        dockerfile: "FROM localhost/busybox\n\
+                     RUN mkdir -p /real/dir && ln -s /real/dir /linkdir && echo old > /real/dir/f && chmod 700 /real\n\
+                     COPY f /linkdir/\nCOPY f /real/dir/f\nCOPY d* /globdirs/\nCOPY d1 /one-dir\n\
+                     WORKDIR /tmp\nWORKDIR /\nRUN chmod 750 /root && chown 1:1 /home\n\
+                     ENV A=1\nENV B=${A}2 C=\"$A $B\"\nRUN echo \"$A $B $C\" > /env.txt\n",
+        files: &[("f", "new"), ("d1/x", "1"), ("d2/y", "2"), ("d2/sub/z", "3")],
+    },
+    Case {
         name: "add-archives",
         dockerfile: "FROM localhost/busybox\nADD pkg.tar.gz /opt/\nADD plain.tar /plain\nADD notatar.txt /n/\n\
+                     ADD --chown=app pkg.tar.gz /owned-extract/\nADD --chown=app notatar.txt /owned-file\n\
                      COPY pkg.tar.gz /copied/\n",
         files: &[("notatar.txt", "text")],
     },

@@ -23,6 +23,7 @@ fn ok(cmd: &mut Command) -> String {
 const DOCKERFILE: &str = "FROM localhost/busybox\n\
     WORKDIR /site\n\
     COPY index.html .\n\
+    RUN head -c 9000000 /dev/urandom > /big.bin && cd / && sha256sum big.bin > /big.sum\n\
     ENV GREETING=hi\n\
     CMD [\"/bin/cat\", \"/site/index.html\"]\n";
 
@@ -60,11 +61,16 @@ fn oci_layout_passes_umoci_skopeo_oci_image_tool_and_runs_in_crun() {
         .arg("inspect")
         .arg(format!("oci:{image}")));
     let v: serde_json::Value = serde_json::from_str(&inspect).expect("skopeo JSON");
-    assert_eq!(v["Layers"].as_array().map(Vec::len), Some(3), "{inspect}");
+    assert_eq!(v["Layers"].as_array().map(Vec::len), Some(4), "{inspect}");
     let bundle = w.dir.path().join("bundle");
     ok(Command::new("umoci")
         .args(["unpack", "--image", &image])
         .arg(&bundle));
+    // A layer bigger than one gzip chunk (several members) reads back whole in Go tools.
+    ok(Command::new("sha256sum")
+        .arg("-c")
+        .arg("big.sum")
+        .current_dir(bundle.join("rootfs")));
     // The bundle's config.json runs the image's CMD; no terminal, no network needed.
     let cfg_path = bundle.join("config.json");
     let mut cfg: serde_json::Value =

@@ -25,6 +25,10 @@ fn run_forms_environment_user_and_workdir() {
          echo heredoc-line1 > /heredoc.txt\n\
          echo heredoc-line2 >> /heredoc.txt\n\
          EOF\n\
+         RUN <<EOF\n\
+         #!/bin/busybox sh\n\
+         echo \"shebang:$0\" > /shebang.txt\n\
+         EOF\n\
          SHELL [\"/bin/sh\", \"-e\", \"-c\"]\n\
          RUN echo \"$0 $-\" > /shell-opts.txt || true\n\
          USER app\n\
@@ -42,6 +46,8 @@ fn run_forms_environment_user_and_workdir() {
         read(&fs.join("shell-opts.txt")).contains('e'),
         "SHELL flags not used"
     );
+    assert_eq!(read(&fs.join("shebang.txt")), "shebang:/dev/pipes/EOF\n");
+    assert!(!fs.join("dev/pipes/EOF").exists(), "script committed");
     assert_eq!(read(&fs.join("home/app/work/uid.txt")), "1000\n");
     assert_eq!(read(&fs.join("home/app/work/pwd.txt")), "/home/app/work\n");
     assert_eq!(stat(&fs.join("home/app/work/uid.txt")).1, 1000);
@@ -247,5 +253,45 @@ fn failing_run_shows_output_and_line() {
     assert!(
         err.contains("before-failure") && err.contains("to-stderr"),
         "{err}"
+    );
+}
+
+#[test]
+fn ssh_mount_forwards_the_agent_socket() {
+    if !build_support::ready("ssh_mount_forwards_the_agent_socket")
+        || !build_support::has_tool("ssh_mount_forwards_the_agent_socket", "ssh-agent")
+    {
+        return;
+    }
+    let w = World::new();
+    let sock = w.dir.path().join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let spec = format!("default={}", sock.display());
+    let result = std::panic::catch_unwind(|| {
+        w.build_fs(
+            "FROM localhost/busybox\n\
+             RUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /ssh.txt\n",
+            &["--ssh", &spec],
+        )
+    });
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let fs = result.unwrap_or_else(|e| std::panic::resume_unwind(e));
+    assert_eq!(read(&fs.join("ssh.txt")), "/run/buildkit/ssh_agent.0\n");
+    assert!(
+        !fs.join("run/buildkit/ssh_agent.0").exists(),
+        "socket committed"
     );
 }

@@ -112,16 +112,25 @@ fn cache_to_and_from_local_hit_every_step_in_a_fresh_store() {
     let b = World::with_base(&a.base_tar(), Some(EPOCH));
     write_app(&b);
     let from = format!("type=local,src={}", cache_dir.display());
+    // Repeatable: a source without an export yet is skipped, the next used.
+    let none = format!("type=local,src={}", b.dir.path().join("none").display());
     let (digest_b, progress_b) = build_digest(
         &b,
         MULTI_STAGE,
-        &["--cache-from", &from, "--build-arg", &epoch_arg],
+        &[
+            "--cache-from",
+            &none,
+            "--cache-from",
+            &from,
+            "--build-arg",
+            &epoch_arg,
+        ],
     );
     assert_eq!(ran(&progress_b), Vec::<String>::new(), "{progress_b}");
     assert_eq!(cached(&progress_b).len(), 5, "{progress_b}");
     assert_eq!(digest_a, digest_b, "same image from the imported cache");
     // The metadata the cache must carry (fields oci-spec lacks) survived.
-    let cfg = b.raw_config(&digest_b_id(&b));
+    let cfg = b.raw_config(&built_config_id(&b));
     assert_eq!(
         cfg["config"]["Shell"],
         serde_json::json!(["/bin/sh", "-ec"])
@@ -132,8 +141,8 @@ fn cache_to_and_from_local_hit_every_step_in_a_fresh_store() {
     );
 }
 
-/// The id of the only image built in `w` besides the base.
-fn digest_b_id(w: &World) -> String {
+/// The config digest (image id) of the last build in `w` with a metadata file.
+fn built_config_id(w: &World) -> String {
     let meta = w.dir.path().join("meta.json");
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(meta).expect("metadata file")).expect("JSON");
@@ -183,7 +192,8 @@ fn cache_from_a_missing_dir_builds_and_bad_options_fail_clearly() {
     let progress = w.build(MULTI_STAGE, &["--cache-from", &missing]);
     assert!(cached(&progress).is_empty(), "{progress}");
     for (flag, spec, want) in [
-        ("--cache-from", "type=registry,ref=x", "not supported yet"),
+        ("--cache-from", "type=gha", "not supported yet"),
+        ("--cache-to", "type=registry,mode=max", "needs ref="),
         ("--cache-to", "type=local,src=/tmp/x", "give dest=DIR"),
         ("--cache-to", "type=local,dest=/tmp/x,mode=all", "mode=all"),
     ] {
@@ -192,4 +202,185 @@ fn cache_from_a_missing_dir_builds_and_bad_options_fail_clearly() {
         assert!(!out.status.success(), "{flag} {spec} accepted");
         assert!(err.contains(want), "{flag} {spec}: {err}");
     }
+}
+
+/// Waits until the wall clock's second changes, so a step that reran
+/// would record a different history time than the build before.
+fn next_second() {
+    let secs = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
+    let start = secs();
+    while secs() == start {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+const METADATA: &str = "\
+FROM localhost/busybox
+ENV A=1
+HEALTHCHECK --interval=7s --retries=2 CMD true
+SHELL [\"/bin/sh\", \"-ec\"]
+ONBUILD RUN echo child
+LABEL version=1
+RUN echo hi > /hi
+EXPOSE 8080
+";
+
+#[test]
+fn metadata_steps_hit_and_keep_healthcheck_shell_onbuild() {
+    if !ready("metadata_steps_hit_and_keep_healthcheck_shell_onbuild") {
+        return;
+    }
+    let w = World::new();
+    w.build(METADATA, &["-t", "localhost/meta:1"]);
+    let first = w.raw_config("localhost/meta:1");
+    next_second();
+    let progress = w.build(METADATA, &["-t", "localhost/meta:2"]);
+    assert_eq!(ran(&progress), Vec::<String>::new(), "{progress}");
+    let second = w.raw_config("localhost/meta:2");
+    // Every history entry (metadata steps too) came from the cache: a rerun
+    // would have stamped this build's time.
+    assert_eq!(first["history"], second["history"]);
+    for field in [
+        "Healthcheck",
+        "Shell",
+        "OnBuild",
+        "Env",
+        "Labels",
+        "ExposedPorts",
+    ] {
+        assert_eq!(first["config"][field], second["config"][field], "{field}");
+        assert!(!second["config"][field].is_null(), "{field} lost");
+    }
+    assert_eq!(second["config"]["Healthcheck"]["Retries"], 2);
+
+    // A changed LABEL reruns itself and what follows, not what precedes it.
+    next_second();
+    let changed = METADATA.replace("version=1", "version=2");
+    let progress = w.build(&changed, &["-t", "localhost/meta:3"]);
+    assert_eq!(
+        ran(&progress),
+        vec!["[7/8] RUN echo hi > /hi".to_string()],
+        "{progress}"
+    );
+    let third = w.raw_config("localhost/meta:3");
+    let history = |v: &serde_json::Value, i: usize| v["history"][i]["created"].clone();
+    let base = first["history"].as_array().map_or(0, Vec::len) - 7;
+    for i in 0..base + 4 {
+        assert_eq!(history(&first, i), history(&third, i), "entry {i}");
+    }
+    for i in base + 4..base + 7 {
+        assert_ne!(history(&first, i), history(&third, i), "entry {i}");
+    }
+    assert_eq!(third["config"]["Labels"]["version"], "2");
+}
+
+const STEPS: &str = "\
+FROM localhost/busybox AS deps
+WORKDIR /deps
+COPY deps.txt ./
+RUN cat deps.txt > deps.out
+
+FROM localhost/busybox AS final
+WORKDIR /app
+COPY --from=deps /deps/deps.out ./
+COPY src/ ./src/
+RUN ls src > listing
+ARG VERSION=1
+RUN echo $VERSION > version
+COPY last.txt ./
+";
+
+const DEPS: [&str; 3] = [
+    "[deps 2/4] WORKDIR /deps",
+    "[deps 3/4] COPY deps.txt ./",
+    "[deps 4/4] RUN cat deps.txt > deps.out",
+];
+const FINAL: [&str; 6] = [
+    "[final 2/8] WORKDIR /app",
+    "[final 3/8] COPY --from=deps /deps/deps.out ./",
+    "[final 4/8] COPY src/ ./src/",
+    "[final 5/8] RUN ls src > listing",
+    "[final 7/8] RUN echo $VERSION > version",
+    "[final 8/8] COPY last.txt ./",
+];
+
+fn names(list: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn rebuilds_rerun_exactly_the_steps_whose_inputs_changed() {
+    if !ready("rebuilds_rerun_exactly_the_steps_whose_inputs_changed") {
+        return;
+    }
+    let w = World::new();
+    w.file("deps.txt", "deps v1\n");
+    w.file("src/main.c", "int main(void) { return 0; }\n");
+    w.file("src/util.c", "int util;\n");
+    w.file("last.txt", "last\n");
+    w.file("unused.txt", "not copied\n");
+    let all: Vec<String> = names(&[&DEPS[..], &FINAL[..]].concat());
+
+    let first = w.build(STEPS, &[]);
+    assert_eq!(ran(&first), all, "cold build:\n{first}");
+
+    let noop = w.build(STEPS, &[]);
+    assert_eq!(ran(&noop), Vec::<String>::new(), "no-op rebuild:\n{noop}");
+    assert_eq!(cached(&noop), all);
+
+    // A file nobody copies: nothing reruns.
+    w.file("unused.txt", "changed\n");
+    let p = w.build(STEPS, &[]);
+    assert_eq!(ran(&p), Vec::<String>::new(), "unused file:\n{p}");
+
+    // One copied file: its COPY and everything after it in that stage.
+    w.file("src/util.c", "int util = 2;\n");
+    let p = w.build(STEPS, &[]);
+    assert_eq!(ran(&p), names(&FINAL[2..]), "changed src/util.c:\n{p}");
+    assert_eq!(cached(&p), names(&[&DEPS[..], &FINAL[..2]].concat()));
+
+    // The last COPY's file: only that step.
+    w.file("last.txt", "last v2\n");
+    let p = w.build(STEPS, &[]);
+    assert_eq!(ran(&p), names(&FINAL[5..]), "changed last.txt:\n{p}");
+
+    // Comments, blank lines and indentation elsewhere: all hits.
+    let reformatted = format!(
+        "# a comment\n\n{}",
+        STEPS
+            .replace("WORKDIR /app\n", "WORKDIR /app\n# why we copy\n\n")
+            .replace("COPY last.txt ./", "   COPY last.txt ./   ")
+    );
+    let p = w.build(&reformatted, &[]);
+    assert_eq!(ran(&p), Vec::<String>::new(), "reformatted:\n{p}");
+
+    // A build arg first used late: the steps before its ARG keep their hits.
+    let p = w.build(STEPS, &["--build-arg", "VERSION=2"]);
+    assert_eq!(ran(&p), names(&FINAL[4..]), "--build-arg VERSION=2:\n{p}");
+    // An arg no stage declares changes nothing.
+    let p = w.build(
+        STEPS,
+        &["--build-arg", "VERSION=2", "--build-arg", "OTHER=x"],
+    );
+    assert_eq!(ran(&p), Vec::<String>::new(), "undeclared arg:\n{p}");
+
+    // --no-cache: everything runs.
+    let p = w.build(STEPS, &["--no-cache"]);
+    assert_eq!(ran(&p), all, "--no-cache:\n{p}");
+    assert!(cached(&p).is_empty());
+
+    // --no-cache-filter deps: the deps stage runs again; the final stage's
+    // keys do not depend on how deps ran, so it still hits.
+    let p = w.build(STEPS, &["--no-cache-filter", "deps"]);
+    assert_eq!(ran(&p), names(&DEPS), "--no-cache-filter deps:\n{p}");
+    assert_eq!(cached(&p), names(&FINAL));
+    let p = w.build(STEPS, &["--no-cache-filter", "final"]);
+    assert_eq!(ran(&p), names(&FINAL), "--no-cache-filter final:\n{p}");
 }

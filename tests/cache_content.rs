@@ -261,3 +261,73 @@ fn metadata_record_skips_unchanged_files_but_rereads_on_ctime() {
     assert_eq!((s3.files_read, s3.files_reused), (1, 3));
     assert_ne!(h3, h1, "the changed file was not re-read");
 }
+
+#[test]
+fn xattrs_are_hashed_as_copy_writes_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    tree(root);
+    let plain = hash(root, &["src"]);
+    let file = root.join("src/a.c");
+    if let Err(e) = xattr::set(&file, "user.origin", b"one") {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "user xattrs on {}: {e} (CI=true)",
+            root.display()
+        );
+        eprintln!("SKIP: no user xattrs on {}: {e}", root.display());
+        return;
+    }
+    let one = hash(root, &["src"]);
+    assert_ne!(plain, one, "an added xattr must change the hash");
+    xattr::set(&file, "user.origin", b"two").expect("set xattr");
+    let two = hash(root, &["src"]);
+    assert_ne!(one, two, "a changed xattr value must change the hash");
+    // A file outside the selection does not matter.
+    xattr::set(root.join("top.txt"), "user.x", b"1").expect("set xattr");
+    assert_eq!(two, hash(root, &["src"]));
+    // overlayfs' own xattrs never reach a layer, so they are not hashed.
+    xattr::set(&file, "user.overlay.origin", b"x").expect("set xattr");
+    assert_eq!(two, hash(root, &["src"]));
+    xattr::remove(&file, "user.origin").expect("remove xattr");
+    xattr::remove(&file, "user.overlay.origin").expect("remove xattr");
+    assert_eq!(plain, hash(root, &["src"]), "back to no xattrs");
+}
+
+#[test]
+fn hardlink_grouping_is_hashed_without_inode_numbers() {
+    let make = |root: &Path, linked: bool| {
+        fs::create_dir_all(root.join("d")).expect("mkdir");
+        fs::write(root.join("d/a"), "same").expect("write");
+        if linked {
+            fs::hard_link(root.join("d/a"), root.join("d/b")).expect("link");
+        } else {
+            fs::write(root.join("d/b"), "same").expect("write");
+        }
+        fs::write(root.join("d/c"), "other").expect("write");
+    };
+    let (x, y, z) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    make(x.path(), true);
+    make(y.path(), true);
+    make(z.path(), false);
+    let linked = hash(x.path(), &["d"]);
+    assert_eq!(
+        linked,
+        hash(y.path(), &["d"]),
+        "same grouping, other inodes"
+    );
+    assert_ne!(linked, hash(z.path(), &["d"]), "linked vs two copies");
+    // A link to a file outside the selection is just a file.
+    fs::hard_link(z.path().join("d/c"), z.path().join("outside")).expect("link");
+    let before = hash(z.path(), &["d"]);
+    fs::remove_file(z.path().join("outside")).expect("unlink");
+    assert_eq!(before, hash(z.path(), &["d"]));
+    // Relinking b to c (other content) changes it again.
+    fs::remove_file(x.path().join("d/b")).expect("unlink");
+    fs::hard_link(x.path().join("d/c"), x.path().join("d/b")).expect("link");
+    assert_ne!(linked, hash(x.path(), &["d"]));
+}

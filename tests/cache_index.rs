@@ -56,6 +56,57 @@ fn spawn_putter(root: &Path, name: &str, count: Option<usize>) -> Child {
 }
 
 #[test]
+fn a_record_keeps_config_fields_oci_spec_drops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("store");
+    let cache = Cache::open(&store).expect("cache");
+    let layer = cache_support::stored_layer(&store, "x");
+    let mut config =
+        serde_json::to_value(rbuild::image::config::empty_config(std::time::UNIX_EPOCH))
+            .expect("config");
+    config["rootfs"]["diff_ids"] = serde_json::json!([layer.diff_id.to_string()]);
+    config["config"] = serde_json::json!({
+        "Env": ["A=1"],
+        "Healthcheck": {"Test": ["CMD", "true"], "Interval": 5_000_000_000u64},
+        "OnBuild": ["RUN echo child"],
+        "Shell": ["/bin/bash", "-c"],
+    });
+    let bytes = serde_json::to_vec(&config).expect("JSON");
+    let k = key("extras", 0);
+    cache
+        .put(
+            &k,
+            &rbuild::cache::StepResult {
+                config_json: &bytes,
+                layers: vec![layer],
+                new_layer: false,
+                description: "HEALTHCHECK".into(),
+            },
+        )
+        .expect("put");
+    let hit = cache.lookup(&k).expect("lookup").expect("hit");
+    assert_eq!(hit.config_json, bytes, "the blob is kept byte for byte");
+    let back: serde_json::Value = serde_json::from_slice(&hit.config_json).expect("JSON");
+    assert_eq!(back["config"]["Shell"], config["config"]["Shell"]);
+    assert_eq!(back["config"]["OnBuild"], config["config"]["OnBuild"]);
+    assert_eq!(
+        back["config"]["Healthcheck"],
+        config["config"]["Healthcheck"]
+    );
+    // Not a config at all: refused, not stored.
+    let err = cache.put(
+        &key("extras", 1),
+        &rbuild::cache::StepResult {
+            config_json: b"[1, 2]",
+            layers: Vec::new(),
+            new_layer: false,
+            description: String::new(),
+        },
+    );
+    assert!(err.is_err(), "a non-config was recorded");
+}
+
+#[test]
 fn put_then_lookup_hits_and_survives_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     let k = key("a", 1);

@@ -220,7 +220,7 @@ fn build(cache: &rbuild::cache::Cache, df: &str, ctx: &Path) -> Vec<bool> {
             )
             .expect("history");
             let result = rbuild::cache::StepResult {
-                config: &config,
+                config_json: &rbuild::image::config::canonical_json(&config).expect("config JSON"),
                 layers: vec![layer],
                 new_layer: true,
                 description: String::new(),

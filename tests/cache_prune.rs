@@ -95,7 +95,8 @@ fn default_keeps_image_results_and_all_removes_them() {
         .put(
             &key("img", 2),
             &rbuild::cache::StepResult {
-                config: &later_config,
+                config_json: &rbuild::image::config::canonical_json(&later_config)
+                    .expect("config JSON"),
                 layers: hit.record.layers.clone(),
                 new_layer: false,
                 description: "USER nobody".into(),

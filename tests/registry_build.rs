@@ -158,11 +158,20 @@ fn from_image_only_in_the_registry_is_pulled_and_pinned() {
     let copy = run(env.rb("b").args(["run", "--rm", "app:1", "cat", "/copy"]));
     assert_eq!(copy, "one");
 
-    // By digest: verified and pulled into a third store.
+    // By digest: verified and pulled into a third store; COPY --from of a
+    // registry image is pulled too (its own step).
     let by_digest = format!("{}@{pushed}", env.at("lib/bb"));
-    let ctx2 = env.context("ctx2", &format!("FROM {by_digest}\nRUN cat /marker\n"));
-    let out = env.build_ok("c", &ctx2, &[]);
+    let other = env.at("lib/other:1");
+    env.push_base("a", &other, "other");
+    let ctx2 = env.context(
+        "ctx2",
+        &format!("FROM {by_digest}\nRUN cat /marker\nCOPY --from={other} /marker /other\n"),
+    );
+    let out = env.build_ok("c", &ctx2, &["-t", "app:2"]);
     assert!(out.contains(&format!("pulling {by_digest}")), "{out}");
+    assert!(out.contains(&format!("load image {other}")), "{out}");
+    let copied = run(env.rb("c").args(["run", "--rm", "app:2", "cat", "/other"]));
+    assert_eq!(copied, "other");
 }
 
 #[test]
@@ -220,6 +229,13 @@ fn build_push_is_seen_by_skopeo() {
             "{inspect}"
         );
     }
+    // buildx's spelling: -o type=registry,name=REF.
+    let t3 = env.at("app/by-output:1");
+    let out = env.build_ok("a", &ctx, &["-o", &format!("type=registry,name={t3}")]);
+    assert!(out.contains(&format!("pushing {t3}")), "{out}");
+    run(Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false"])
+        .arg(format!("docker://{t3}")));
     // --push without a tag is refused before anything is built.
     let (ok, text) = env.build("a", &ctx, &["--push"]);
     assert!(!ok && text.contains("tag is needed"), "{text}");
@@ -340,4 +356,98 @@ fn from_an_unknown_tag_fails_naming_the_line() {
             .contains("bb"),
         "nothing named after a failed pull"
     );
+}
+
+#[test]
+fn build_through_a_tls_registry_with_login() {
+    let test = "build_through_a_tls_registry_with_login";
+    let tools = ["docker-registry", "openssl", "htpasswd", "busybox", "tar"];
+    if !need_tools(test, &tools) {
+        return;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        assert!(!ci(), "{test}: needs root (CI=true)");
+        eprintln!("SKIP {test}: needs root");
+        return;
+    }
+    let (user, pass) = ("bob", "Build-Pw-0815");
+    let t = tempfile::tempdir().unwrap();
+    let reg = Registry::start(
+        &t.path().join("reg"),
+        Auth::TlsBasic {
+            user: user.into(),
+            pass: pass.into(),
+        },
+    );
+    let ca = reg.ca_dir();
+    let ca = ca.to_str().unwrap();
+    let cfg = t.path().join("docker");
+    // Certificates verified for real: no registry is treated as insecure.
+    let rb = |store: &str| {
+        let mut c = rbuild(&t.path().join(store), &cfg);
+        c.env("RBUILD_INSECURE_REGISTRIES", "");
+        c
+    };
+    let base = format!("{}/private/bb:1", reg.host());
+    let tar = busybox_tar(t.path());
+    run(rb("a").arg("import").arg(&tar).arg("bb:1"));
+    let creds = format!("{user}:{pass}");
+    run(rb("a").args(["push", "--cert-dir", ca, "--creds", &creds, "bb:1", &base]));
+    let ctx = t.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {base}\nRUN echo ok > /ok\n"),
+    )
+    .unwrap();
+    let pushed = format!("{}/private/app:1", reg.host());
+    let build = |extra: &[&str]| {
+        rb("b")
+            .args(["build", "--progress", "plain", "--cert-dir", ca])
+            .args(extra)
+            .args(["--push", "-t", &pushed])
+            .arg(&ctx)
+            .output()
+            .unwrap()
+    };
+    // Anonymous: the pull is refused, naming the base and the line.
+    let out = build(&[]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("Dockerfile:1") && text.contains(&base),
+        "{text}"
+    );
+    assert!(text.contains("rbuild login"), "{text}");
+    // After a login the same build pulls, builds and pushes.
+    let mut login = rb("b")
+        .args(["login", "-u", user, "--password-stdin", "--cert-dir", ca])
+        .arg(reg.host())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{pass}\n").as_bytes())
+        .unwrap();
+    assert!(login.wait().unwrap().success());
+    let out = build(&[]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&format!("pushing {pushed}")), "{text}");
+    assert!(!text.contains(pass), "the password is never shown");
+    // The pushed image pulls into a third store.
+    run(rb("c").args(["pull", "--cert-dir", ca, &pushed]));
 }

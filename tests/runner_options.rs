@@ -1,7 +1,7 @@
 //! Less central runner verbs and flags end to end: `cp` both ways (running
 //! and stopped), `--restart on-failure:N`, `stats --no-stream`, `-P` with
 //! an image's EXPOSE, `--read-only`, `ps --filter/--format`, `container
-//! prune`, `volume` create/inspect/prune.
+//! prune`, `volume` create/inspect/prune, the volatile overlay of `--rm`.
 
 mod runner_support;
 
@@ -339,4 +339,45 @@ fn create_then_start_attached() {
     let (code, out, _) = env.run(&["start", "-a", "later"]);
     assert_eq!((code, out.as_str()), (6, "hello-from-start\n"));
     env.ok(&["rm", "later"]);
+}
+
+/// A `--rm` container's overlay skips syncs (its upper dir is deleted right
+/// after); a kept container's stays durable across restarts.
+#[test]
+fn rm_containers_only_get_a_volatile_overlay() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    env.image("bb:1", &[], &[]);
+    let root_mount = "cat /proc/self/mountinfo | while read -r line; do case \"$line\" in *' / / '*overlay*) echo \"$line\";; esac; done";
+    let removed = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "bb:1",
+        "sh",
+        "-c",
+        root_mount,
+    ]);
+    assert!(removed.contains("fsync=volatile"), "{removed}");
+    let kept = env.ok(&[
+        "run",
+        "--name",
+        "kept",
+        "--network",
+        "none",
+        "bb:1",
+        "sh",
+        "-c",
+        root_mount,
+    ]);
+    assert!(
+        kept.contains("overlay") && !kept.contains("volatile"),
+        "{kept}"
+    );
+    // The kept container's upper dir mounts again (a volatile one would not).
+    env.ok(&["start", "-a", "kept"]);
+    env.ok(&["rm", "kept"]);
 }

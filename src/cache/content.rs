@@ -10,8 +10,12 @@
 //! is needed. A [`MetadataRecord`] lets unchanged files skip the read.
 //! Symlinks inside a selected directory are hashed as links (COPY writes
 //! them as links); a symlinked *source path* is resolved inside the root.
-//! Not hashed yet: xattrs and hardlink grouping (a change of only those is a
-//! stale hit). Non-UTF-8 names are read and kept distinct (escaped).
+//! Xattrs are hashed as COPY writes them (names sorted, overlayfs' own
+//! left out, [`crate::layer::read_xattrs`]), and so is hardlink grouping: a
+//! file that shares its inode with an earlier entry of the selection names
+//! that entry (by its label, never the inode number), so linking or
+//! unlinking two files with equal content changes the hash. Non-UTF-8 names
+//! are read and kept distinct (escaped).
 
 use super::metadata::{FileStamp, MetadataRecord};
 use super::CacheError;
@@ -102,6 +106,8 @@ struct Entry {
     label: String,
     kind: Kind,
     meta: fs::Metadata,
+    /// `name=hex(value);` per xattr, sorted by name.
+    xattrs: String,
 }
 
 /// Hashes the selection. `record` supplies and learns file digests.
@@ -131,8 +137,21 @@ pub fn hash_selection(
     let mut stats = digests.1;
     stats.entries = entries.len();
     let mut h = Sha256::new();
-    h.update(b"rbuild-content/v1\0");
+    h.update(b"rbuild-content/v2\0");
+    // (dev, inode) of multiply-linked files -> the label of the first entry.
+    let mut links: std::collections::HashMap<(u64, u64), &str> = std::collections::HashMap::new();
     for (e, d) in entries.iter().zip(digests.0) {
+        let link = if matches!(e.kind, Kind::File) && e.meta.nlink() > 1 {
+            match links.entry((e.meta.dev(), e.meta.ino())) {
+                std::collections::hash_map::Entry::Occupied(first) => *first.get(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(&e.label);
+                    ""
+                }
+            }
+        } else {
+            ""
+        };
         let (uid, gid) = match sel.owner {
             Ownership::Fixed { uid, gid } => (uid, gid),
             Ownership::Preserve => (e.meta.uid(), e.meta.gid()),
@@ -146,8 +165,8 @@ pub fn hash_selection(
             Kind::Fifo => ("fifo", 0, String::new()),
         };
         let line = format!(
-            "{}\0{ty}\0{mode:o}\0{uid}\0{gid}\0{size}\0{what}\n",
-            e.label
+            "{}\0{ty}\0{mode:o}\0{uid}\0{gid}\0{size}\0{what}\0{}\0{link}\n",
+            e.label, e.xattrs
         );
         h.update((line.len() as u64).to_le_bytes());
         h.update(line.as_bytes());
@@ -398,12 +417,17 @@ fn entry(
             full.display()
         )));
     };
+    let mut xattrs = String::new();
+    for (name, value) in crate::layer::read_xattrs(full).map_err(|e| CacheError::io(full, e))? {
+        xattrs.push_str(&format!("{name}={};", hex::encode(value)));
+    }
     Ok(Entry {
         full: full.to_path_buf(),
         root_rel: root_rel.to_string(),
         label,
         kind,
         meta,
+        xattrs,
     })
 }
 

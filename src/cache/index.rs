@@ -16,7 +16,7 @@
 use super::export::ImportedCache;
 use super::metadata::MetadataRecord;
 use super::{CacheError, CacheKey};
-use crate::image::config::{canonical_json, descriptor};
+use crate::image::config::descriptor;
 use crate::image::{ChainId, DiffId, Digest};
 use crate::store::{fsutil, Store};
 use oci_spec::image::{Descriptor, ImageConfiguration, MediaType};
@@ -66,8 +66,10 @@ impl LayerRef {
 /// What a step produced, as the executor hands it to [`Cache::put`].
 #[derive(Clone, Debug)]
 pub struct StepResult<'a> {
-    /// The image config after the step.
-    pub config: &'a ImageConfiguration,
+    /// The image config after the step: the bytes of its blob, stored as
+    /// given, so fields oci-spec's `ImageConfiguration` drops (Healthcheck,
+    /// OnBuild, Shell) come back on a hit.
+    pub config_json: &'a [u8],
     /// All layers of the image after the step, bottom first, already stored.
     pub layers: Vec<LayerRef>,
     /// True when the step made the top layer (RUN, COPY, ADD, WORKDIR...).
@@ -113,7 +115,10 @@ impl CacheRecord {
 #[derive(Clone, Debug)]
 pub struct CacheHit {
     pub record: CacheRecord,
+    /// The config, as oci-spec reads it (fields it lacks are dropped).
     pub config: ImageConfiguration,
+    /// The config blob as stored, every field kept.
+    pub config_json: Vec<u8>,
     pub layers: Vec<Descriptor>,
 }
 
@@ -225,11 +230,18 @@ impl<'s> Cache<'s> {
             log::debug!("cache record {} lost a blob: miss", rec.key.short());
             return Ok(None);
         }
-        let config: ImageConfiguration = self.store.read_json(&rec.config)?;
+        let path = self.store.blob_path(&rec.config);
+        let config_json = std::fs::read(&path).map_err(|e| CacheError::io(&path, e))?;
+        let config: ImageConfiguration =
+            serde_json::from_slice(&config_json).map_err(|e| CacheError::Json {
+                path: path.display().to_string(),
+                source: e,
+            })?;
         let layers = rec.layers.iter().map(LayerRef::descriptor).collect();
         Ok(Some(CacheHit {
             record: rec,
             config,
+            config_json,
             layers,
         }))
     }
@@ -237,8 +249,15 @@ impl<'s> Cache<'s> {
     /// Records the result of a step. The layer blobs must already be in the
     /// store; the config is stored here.
     pub fn put(&self, key: &CacheKey, result: &StepResult) -> Result<CacheRecord, CacheError> {
-        let bytes = canonical_json(result.config)?;
-        let desc = self.store.put_blob_bytes(MediaType::ImageConfig, &bytes)?;
+        if let Err(e) = serde_json::from_slice::<ImageConfiguration>(result.config_json) {
+            return Err(CacheError::Json {
+                path: format!("config of cache record {}", key.short()),
+                source: e,
+            });
+        }
+        let desc = self
+            .store
+            .put_blob_bytes(MediaType::ImageConfig, result.config_json)?;
         for l in &result.layers {
             if !self.store.has_blob(&l.digest) {
                 return Err(crate::store::StoreError::BlobMissing(l.digest.to_string()).into());

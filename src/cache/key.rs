@@ -19,8 +19,10 @@ use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::str::FromStr;
 
-/// Bumped whenever the key encoding changes, so old records simply miss.
-const KEY_VERSION: &str = "rbuild-cache-key/v1";
+/// Bumped whenever the key encoding or what a record holds changes, so old
+/// records simply miss (v2: records keep the whole config blob; before, a
+/// hit would have lost Healthcheck, OnBuild and Shell).
+const KEY_VERSION: &str = "rbuild-cache-key/v2";
 
 /// A step's cache key: 64 lowercase hex digits of a sha256.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

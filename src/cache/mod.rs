@@ -17,7 +17,10 @@
 //!    `.build()`.
 //! 3. `cache.lookup(&key)?`: `Some(hit)` gives the config and layers to
 //!    continue from (mark the step CACHED); `None`: run the step, store its
-//!    blobs, then `cache.put(&key, &StepResult { .. })`.
+//!    blobs, then `cache.put(&key, &StepResult { .. })`. Metadata steps
+//!    (ENV, LABEL, ...) are looked up and recorded too: a record keeps the
+//!    whole config blob as the executor writes it, fields oci-spec lacks
+//!    (Healthcheck, OnBuild, Shell) included ([`CacheHit::config_json`]).
 //! 4. After the build: `record.save(store)` on the context's
 //!    [`MetadataRecord`], so unchanged files are not read again next time.
 //! 5. `--cache-from`: [`parse_cache_option`], then [`export::import_local`]

@@ -4,7 +4,6 @@
 use super::build_registry;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use rbuild::cache::{parse_cache_option, CacheOption};
 use rbuild::executor::{self, output, BuildContext, BuildRequest, Secret};
 use rbuild::image::Reference;
 use rbuild::layer::Compression;
@@ -39,12 +38,6 @@ pub struct BuildArgs {
     /// Do not cache specified stages
     #[arg(long = "no-cache-filter", value_name = "STAGE")]
     pub no_cache_filter: Vec<String>,
-    /// External cache sources (format: "type=local,src=path"); repeatable
-    #[arg(long = "cache-from", value_name = "SPEC")]
-    pub cache_from: Vec<String>,
-    /// Cache export destinations (format: "type=local,dest=path[,mode=min|max]")
-    #[arg(long = "cache-to", value_name = "SPEC")]
-    pub cache_to: Vec<String>,
     /// Always attempt to pull all referenced images
     #[arg(long)]
     pub pull: bool,
@@ -92,6 +85,12 @@ pub struct BuildArgs {
     /// Tune container pids limit for RUN steps (-1 for unlimited)
     #[arg(long = "pids-limit", value_name = "N")]
     pub pids_limit: Option<i64>,
+    /// Import build cache from a local layout (format: "type=local,src=DIR")
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Export build cache to a local layout (format: "type=local,dest=DIR[,mode=max]")
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
     /// Stages built in parallel at most (default: the number of CPUs)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -142,9 +141,18 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
             None => (l.clone(), String::new()),
         })
         .collect();
+    let extra_names: Vec<String> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            output::Output::Image(names) => Some(names.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     let tags = args
         .tags
         .iter()
+        .chain(&extra_names)
         .map(|t| Reference::parse(t).with_context(|| format!("invalid tag {t:?}")))
         .collect::<Result<Vec<_>>>()?;
     let secrets = args
@@ -170,11 +178,27 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         build_registry::check_push(&tags)?;
     }
     let conn = args.conn.options(true)?;
-    let registry_cache =
+    let mut registry_cache =
         build_registry::RegistryCache::prepare(&store, &args.cache_from, &args.cache_to)?;
-    let mut cache_options =
-        parse_cache_options(&registry_cache.local_from, &registry_cache.local_to)?;
-    cache_options.extend(registry_cache.options());
+    let mut cache_from = Vec::new();
+    let mut cache_to = None;
+    for spec in &registry_cache.local_from {
+        match rbuild::cache::parse_cache_option(spec)? {
+            rbuild::cache::CacheOption::Import { src } => cache_from.push(src),
+            rbuild::cache::CacheOption::Export { .. } => {
+                bail!("--cache-from {spec:?}: give src=DIR (dest= is for --cache-to)")
+            }
+        }
+    }
+    for spec in &registry_cache.local_to {
+        match rbuild::cache::parse_cache_option(spec)? {
+            rbuild::cache::CacheOption::Export { dest, mode } => cache_to = Some((dest, mode)),
+            rbuild::cache::CacheOption::Import { .. } => {
+                bail!("--cache-to {spec:?}: give dest=DIR (src= is for --cache-from)")
+            }
+        }
+    }
+    registry_cache.wire(&mut cache_from, &mut cache_to);
     let req = BuildRequest {
         dockerfile,
         dockerfile_name,
@@ -201,7 +225,8 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
             pull: args.pull,
             registry: conn.clone(),
         },
-        cache_options,
+        cache_from,
+        cache_to,
     };
     let progress = Progress::new(mode);
     registry_cache.import(&conn, &progress);
@@ -257,8 +282,9 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         println!("{id}");
     } else if mode != Mode::Quiet {
         eprintln!(
+            // The image ID (config digest), as `rbuild images` and docker show it.
             "Built {} ({}) in {:.1}s: {}",
-            result.record.manifest_digest,
+            id,
             rbuild::image::human::size(result.record.size),
             started.elapsed().as_secs_f64(),
             if req.tags.is_empty() {
@@ -323,28 +349,6 @@ fn load_context(
             ))
         }
     }
-}
-
-/// `--cache-from` values must import (`src=`), `--cache-to` values export (`dest=`).
-fn parse_cache_options(from: &[String], to: &[String]) -> Result<Vec<CacheOption>> {
-    let mut out = Vec::new();
-    for spec in from {
-        match parse_cache_option(spec)? {
-            o @ CacheOption::Import { .. } => out.push(o),
-            CacheOption::Export { .. } => {
-                bail!("--cache-from {spec:?}: give src=DIR (dest= is for --cache-to)")
-            }
-        }
-    }
-    for spec in to {
-        match parse_cache_option(spec)? {
-            o @ CacheOption::Export { .. } => out.push(o),
-            CacheOption::Import { .. } => {
-                bail!("--cache-to {spec:?}: give dest=DIR (src= is for --cache-from)")
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// `id=X[,src=FILE|,env=VAR]` (`type=file|env` accepted); with neither

@@ -6,7 +6,7 @@
 //! build's progress.
 
 use anyhow::{bail, Context as _, Result};
-use rbuild::cache::{CacheExportMode, CacheOption};
+use rbuild::cache::CacheExportMode;
 use rbuild::image::Reference;
 use rbuild::progress::Progress;
 use rbuild::registry::{self, ProgressMode, PullOptions, PushOptions, RegistryOptions};
@@ -72,7 +72,7 @@ pub fn push_tags(
 /// through a cache layout (`rbuild::cache::export`'s format) in a temporary
 /// directory: pulled before the build with [`registry::pull_layout`] and
 /// pushed after it with [`registry::push_layout`]. The executor sees plain
-/// local imports and exports of those directories.
+/// local imports and an export of those directories ([`RegistryCache::wire`]).
 pub struct RegistryCache {
     /// The `--cache-from` values that are not `type=registry`.
     pub local_from: Vec<String>,
@@ -81,7 +81,7 @@ pub struct RegistryCache {
     imports: Vec<RegistryLayout>,
     exports: Vec<RegistryLayout>,
     /// Keeps the layout directories until the build is done.
-    _dirs: Vec<tempfile::TempDir>,
+    _layout_dirs: Vec<tempfile::TempDir>,
 }
 
 /// One `type=registry,ref=REF[,mode=min|max][,ignore-error=true]` and its layout dir.
@@ -101,7 +101,7 @@ impl RegistryCache {
             local_to: Vec::new(),
             imports: Vec::new(),
             exports: Vec::new(),
-            _dirs: Vec::new(),
+            _layout_dirs: Vec::new(),
         };
         for (flag, specs) in [("--cache-from", from), ("--cache-to", to)] {
             for spec in specs {
@@ -117,7 +117,7 @@ impl RegistryCache {
                     .tempdir_in(store.tmp_dir())
                     .context("creating a directory for the registry cache")?;
                 layout.dir = dir.path().to_path_buf();
-                rc._dirs.push(dir);
+                rc._layout_dirs.push(dir);
                 match flag {
                     "--cache-from" => rc.imports.push(layout),
                     _ => rc.exports.push(layout),
@@ -127,17 +127,35 @@ impl RegistryCache {
         Ok(rc)
     }
 
-    /// The executor's view: local imports and exports of the layout dirs.
-    pub fn options(&self) -> Vec<CacheOption> {
-        let imports = self
-            .imports
-            .iter()
-            .map(|l| CacheOption::Import { src: l.dir.clone() });
-        let exports = self.exports.iter().map(|l| CacheOption::Export {
-            dest: l.dir.clone(),
-            mode: l.mode,
-        });
-        imports.chain(exports).collect()
+    /// Adds the layout dirs to the executor's local imports and export.
+    /// The executor writes one export: with a `type=local` one too, that
+    /// directory (and its mode) is what the registries get; else a
+    /// temporary one, `mode=max` if any registry export asks for it.
+    pub fn wire(
+        &mut self,
+        cache_from: &mut Vec<PathBuf>,
+        cache_to: &mut Option<(PathBuf, CacheExportMode)>,
+    ) {
+        cache_from.extend(self.imports.iter().map(|l| l.dir.clone()));
+        let Some(first) = self.exports.first() else {
+            return;
+        };
+        let dir = match cache_to {
+            Some((dest, _)) => dest.clone(),
+            None => {
+                let max = self.exports.iter().any(|l| l.mode == CacheExportMode::Max);
+                let mode = if max {
+                    CacheExportMode::Max
+                } else {
+                    CacheExportMode::Min
+                };
+                *cache_to = Some((first.dir.clone(), mode));
+                first.dir.clone()
+            }
+        };
+        for l in &mut self.exports {
+            l.dir = dir.clone();
+        }
     }
 
     /// Pulls each `--cache-from` registry cache. A cache that cannot be

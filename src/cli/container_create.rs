@@ -6,7 +6,7 @@ use super::container::Ctx;
 use anyhow::{bail, Context, Result};
 use clap::{ArgAction, Args};
 use rbuild::runner::defaults::{self, ImageDefaults, RunRequest};
-use rbuild::runner::options::{self, MountRequest};
+use rbuild::runner::options::{self, MountRequest, SecurityOpt};
 use rbuild::runner::record::{ContainerConfig, HostConfig, RestartPolicy};
 use rbuild::runner::{id, launch, time};
 use std::path::PathBuf;
@@ -106,6 +106,13 @@ pub struct RunArgs {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long)]
     pub no_healthcheck: bool,
+    /// Security options: no-new-privileges[=true|false], seccomp=unconfined
+    #[arg(long)]
+    pub security_opt: Vec<String>,
+    /// Run with this OCI runtime (crun, runc or a path) instead of the
+    /// built-in sandbox (foreground `run` only)
+    #[arg(long)]
+    pub runtime: Option<String>,
     /// Pull image before running: missing, always or never
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -166,6 +173,21 @@ pub fn create(ctx: &Ctx, a: &RunArgs) -> Result<String> {
         }
     }
     let network: rbuild::sandbox::network::NetworkMode = a.network.parse()?;
+    let (mut no_new_privileges, mut seccomp_unconfined) = (false, false);
+    for s in &a.security_opt {
+        match options::parse_security_opt(s)? {
+            SecurityOpt::NoNewPrivileges(on) => no_new_privileges = on,
+            SecurityOpt::SeccompUnconfined => seccomp_unconfined = true,
+        }
+    }
+    let runtime = match &a.runtime {
+        Some(name) => {
+            // Fail before anything is created when it does not exist.
+            rbuild::sandbox::runtime::resolve_runtime(name)?;
+            name.clone()
+        }
+        None => String::new(),
+    };
     let mut requests = Vec::new();
     for v in &a.volume {
         requests.push(options::parse_volume(v)?);
@@ -219,6 +241,9 @@ pub fn create(ctx: &Ctx, a: &RunArgs) -> Result<String> {
             init: a.init,
             restart: options::parse_restart(&a.restart)?,
             auto_remove: a.rm,
+            no_new_privileges,
+            seccomp_unconfined,
+            runtime,
         },
         ..Default::default()
     };

@@ -50,6 +50,13 @@ pub struct ExecArgs {
 }
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
+    if a.runtime.is_some() && (a.detach || a.tty) {
+        eprintln!(
+            "rbuild: Error response from daemon: -d and -t are not supported with --runtime \
+             (it runs in the foreground, output to this terminal); drop --runtime to use the built-in sandbox"
+        );
+        return Ok(125);
+    }
     let id = match super::container_create::create(ctx, &a) {
         Ok(id) => id,
         Err(e) => {
@@ -73,6 +80,9 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         return run_tty(ctx, &id, a.interactive);
     }
     let _lock = ctx.containers.lock_monitor(&id)?;
+    if a.runtime.is_some() {
+        return run_with_runtime(ctx, &id);
+    }
     let attach = if a.tty || a.interactive {
         Attach::Direct
     } else {
@@ -91,6 +101,24 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         }
     })?;
     Ok(code)
+}
+
+/// `run --runtime R`: the external OCI runtime runs the container in the
+/// foreground; `--rm` removes it afterwards.
+fn run_with_runtime(ctx: &Ctx, id: &str) -> Result<i32> {
+    let c = ctx.containers.load(id)?;
+    let result = rbuild::runner::oci::run_foreground(&ctx.store, &ctx.containers, &c);
+    if c.config.host.auto_remove {
+        let c = ctx.containers.load(id)?;
+        rbuild::runner::monitor::remove_files(&ctx.containers, &ctx.volumes, &c, true)?;
+    }
+    match result {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("rbuild: Error response from daemon: {e}");
+            Ok(125)
+        }
+    }
 }
 
 /// `run -t` in the foreground: a detached monitor holds the pty; this

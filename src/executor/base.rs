@@ -92,9 +92,12 @@ fn find_or_pull(
     };
     let pinned_local = |rec: &ImageRecord| ResolvedBase {
         name: name.to_string(),
+        // An ID prefix also parses as a name: only a name the image has counts.
         pinned: match Reference::parse(name) {
-            Ok(r) => pinned(&r, &rec.manifest_digest),
-            Err(_) => rec.manifest_digest.to_string(),
+            Ok(r) if r.digest().is_some() || rec.names.contains(&r) => {
+                pinned(&r, &rec.manifest_digest)
+            }
+            _ => rec.manifest_digest.to_string(),
         },
     };
     // A digest reference names its content: the store's copy is that content.

@@ -1,22 +1,24 @@
 //! The build cache's hooks in the executor: step keys (from
 //! [`crate::cache::KeyBuilder`]) are chained through every instruction of a
 //! stage; layer steps (WORKDIR, COPY, ADD, RUN) look their key up before
-//! running and record their result after. Metadata steps always run (they are
-//! instant) so the config fields the cache does not keep (Healthcheck,
-//! OnBuild, Shell) stay right. `--no-cache` disables lookups and records;
+//! running and record their result after; metadata steps too (a record keeps
+//! the whole config blob, Healthcheck, OnBuild and Shell included), so a hit
+//! gives the same image a rerun would. `--no-cache` disables lookups and records;
 //! `--no-cache-filter` disables lookups for the named stages. `--cache-from`
-//! caches are imported when the cache opens, `--cache-to` is written by
-//! [`BuildCache::export`] after the build.
+//! caches are imported when the cache opens (a missing one is a warning),
+//! `--cache-to` is written by [`BuildCache::export`] after the build.
 
 use super::state::ImageState;
 use super::ExecError;
+use crate::cache::export::{export_build, import_local};
+use crate::cache::CacheExportMode;
 use crate::cache::{
-    export, hash_selection, Cache, CacheExportMode, CacheHit, CacheKey, CacheOption, ContentHash,
-    LayerRef, MetadataRecord, Ownership, Selection, StepResult,
+    hash_selection, Cache, CacheHit, CacheKey, ContentHash, LayerRef, MetadataRecord, Ownership,
+    Selection, StepResult,
 };
 use crate::context::DockerIgnore;
 use crate::store::Store;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The cache as one build uses it.
 pub(super) struct BuildCache<'s> {
@@ -26,16 +28,14 @@ pub(super) struct BuildCache<'s> {
 }
 
 impl<'s> BuildCache<'s> {
-    /// Opens the store's cache (unless `no_cache`) with the `--cache-from`
-    /// imports of `options`, and the context's metadata record. A missing
-    /// import directory is a warning (the first CI run has none), a broken
-    /// one an error.
+    /// Opens the store's cache (unless `no_cache`), the context's metadata
+    /// record and the `--cache-from` imports.
     pub fn open(
         store: &'s Store,
         context_dir: &Path,
         no_cache: bool,
         no_cache_stages: &[String],
-        options: &[CacheOption],
+        cache_from: &[PathBuf],
     ) -> Result<BuildCache<'s>, ExecError> {
         if no_cache {
             return Ok(BuildCache {
@@ -46,10 +46,8 @@ impl<'s> BuildCache<'s> {
         }
         let mut cache =
             Cache::open(store).map_err(|e| ExecError::Run(format!("build cache: {e}")))?;
-        for opt in options {
-            let CacheOption::Import { src } = opt else {
-                continue;
-            };
+        for src in cache_from {
+            // The first CI run has no export yet: build without it, as buildx.
             if !src.join("index.json").exists() {
                 log::warn!(
                     "--cache-from {}: no cache export there (yet); building without it",
@@ -57,7 +55,7 @@ impl<'s> BuildCache<'s> {
                 );
                 continue;
             }
-            let imported = export::import_local(src)
+            let imported = import_local(src)
                 .map_err(|e| ExecError::Run(format!("--cache-from {}: {e}", src.display())))?;
             cache.add_import(imported);
         }
@@ -105,9 +103,15 @@ impl<'s> BuildCache<'s> {
                 return;
             }
         };
-        let config = state.full_config();
+        let config_json = match state.config_json() {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!("build cache record {}: {e}", key.short());
+                return;
+            }
+        };
         let result = StepResult {
-            config: &config,
+            config_json: &config_json,
             layers,
             new_layer,
             description: description.to_string(),
@@ -150,33 +154,22 @@ impl<'s> BuildCache<'s> {
         Ok(Some(hash))
     }
 
-    /// Writes every `--cache-to` of `options`: `keys` are the final image's
-    /// steps (mode=min); mode=max adds every step the build used.
-    pub fn export(&self, options: &[CacheOption], keys: &[CacheKey]) -> Result<(), ExecError> {
-        for opt in options {
-            let CacheOption::Export { dest, mode } = opt else {
-                continue;
-            };
-            let fail = |e: &dyn std::fmt::Display| {
-                ExecError::Output(format!("--cache-to {}: {e}", dest.display()))
-            };
-            let Some(cache) = &self.cache else {
-                return Err(fail(&"the cache is off (--no-cache): nothing to export"));
-            };
-            let report = export::export_build(cache, dest, *mode, keys).map_err(|e| fail(&e))?;
-            let mode = if *mode == CacheExportMode::Max {
-                "max"
-            } else {
-                "min"
-            };
-            log::info!(
-                "--cache-to {} (mode={mode}): {} records, {} blobs copied",
-                dest.display(),
-                report.records,
-                report.blobs_copied
-            );
-        }
-        Ok(())
+    /// `--cache-to`: writes the target's step records (all used ones with
+    /// mode=max) as a cache layout at `dest`.
+    pub fn export(
+        &self,
+        dest: &Path,
+        mode: CacheExportMode,
+        target_keys: &[CacheKey],
+    ) -> Result<(), ExecError> {
+        let Some(cache) = &self.cache else {
+            return Err(ExecError::Output(
+                "--cache-to needs the build cache; drop --no-cache".into(),
+            ));
+        };
+        export_build(cache, dest, mode, target_keys)
+            .map(|_| ())
+            .map_err(|e| ExecError::Output(format!("--cache-to {}: {e}", dest.display())))
     }
 
     /// Saves what was learned about the context's files.
@@ -189,11 +182,12 @@ impl<'s> BuildCache<'s> {
     }
 }
 
-/// Applies a cache hit: its layers and history; the runtime config and the
-/// extra fields stay ours (metadata steps always run).
-pub(super) fn apply_hit(state: &mut ImageState, hit: CacheHit) {
-    let mut config = hit.config;
-    config.set_config(None);
-    state.config = config;
-    state.layers = hit.layers;
+/// Applies a cache hit: the whole image after the step (config, the fields
+/// oci-spec lacks, layers), parsed as [`ImageState::from_record`] does.
+pub(super) fn apply_hit(state: &mut ImageState, hit: CacheHit) -> Result<(), ExecError> {
+    let raw: serde_json::Value = serde_json::from_slice(&hit.config_json)
+        .map_err(|e| ExecError::Run(format!("cache record {}: {e}", hit.record.key.short())))?;
+    let base = state.base_manifest.take();
+    *state = ImageState::from_parts(hit.config, &raw, hit.layers, base);
+    Ok(())
 }

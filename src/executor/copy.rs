@@ -10,7 +10,7 @@ use super::chmod::Chmod;
 use super::fetch::{fetch, is_url, Fetched};
 use super::fsops::{make_dirs, Copier, CopyRules};
 use super::mounts::OverlayView;
-use super::owner::resolve_owner;
+use super::owner::{resolve_owner, resolve_owner_in_layers};
 use super::sources::{find_sources, resolve_in_root, Source};
 use super::stage::{finish_step, StageRunner};
 use super::state::ImageState;
@@ -135,6 +135,10 @@ fn copy_inner(
     };
     let result = (|| {
         let owner = match copy.chown.as_deref() {
+            Some(spec) if !spec.is_empty() && copy.link => Some(resolve_owner_in_layers(
+                &r.state.lower_dirs(r.b.store)?,
+                spec,
+            )?),
             Some(spec) if !spec.is_empty() => Some(resolve_owner(&target_root, spec)?),
             _ => None,
         };
@@ -352,20 +356,8 @@ fn prepare_download(got: &Fetched) -> Result<(), ExecError> {
 /// bzip2, xz or zstd (detected by magic bytes, as docker does).
 fn archive_stream(path: &Path) -> Result<Option<Box<dyn Read>>, ExecError> {
     let open = || -> Result<Box<dyn Read>, ExecError> {
-        let f =
-            std::io::BufReader::new(std::fs::File::open(path).map_err(|e| ExecError::io(path, e))?);
-        let mut magic = [0u8; 6];
-        let n = std::fs::File::open(path)
-            .and_then(|mut f| f.read(&mut magic))
-            .map_err(|e| ExecError::io(path, e))?;
-        let magic = magic.get(..n).unwrap_or_default();
-        Ok(if magic.starts_with(b"BZh") {
-            Box::new(bzip2::read::BzDecoder::new(f))
-        } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-            Box::new(liblzma::read::XzDecoder::new(f))
-        } else {
-            open_layer_stream(f).map_err(|e| ExecError::io(path, e))?
-        })
+        let f = std::fs::File::open(path).map_err(|e| ExecError::io(path, e))?;
+        open_layer_stream(std::io::BufReader::new(f)).map_err(|e| ExecError::io(path, e))
     };
     let mut probe = open()?;
     let mut head = vec![0u8; 512];

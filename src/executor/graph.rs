@@ -147,7 +147,7 @@ pub(super) fn run(
             req.context.dir(),
             req.no_cache,
             &req.no_cache_filter,
-            &req.cache_options,
+            &req.cache_from,
         )?,
         platform: target_platform.to_string(),
         bases: BaseImages::default(),
@@ -197,6 +197,9 @@ pub(super) fn run(
         return Err(e);
     }
     let out = result?;
+    if let Some((dest, mode)) = &req.cache_to {
+        build.cache.export(dest, *mode, &out.layer_keys)?;
+    }
     let mut state = out.state.clone();
     if !req.labels.is_empty() {
         let cfg = state.runtime();
@@ -216,7 +219,6 @@ pub(super) fn run(
         state.config.set_variant(p.variant.clone());
     }
     let record = store.put_image_bytes(&state.config_json()?, state.layers.clone(), &req.tags)?;
-    build.cache.export(&req.cache_options, &out.keys)?;
     Ok(BuildResult {
         record,
         state,

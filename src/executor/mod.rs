@@ -125,8 +125,10 @@ pub struct BuildRequest {
     pub no_cache_filter: Vec<String>,
     /// `--pull` and registry settings for base images not in the store.
     pub bases: BasePolicy,
-    /// `--cache-from` and `--cache-to` values, parsed.
-    pub cache_options: Vec<crate::cache::CacheOption>,
+    /// `--cache-from type=local,src=DIR` layouts.
+    pub cache_from: Vec<std::path::PathBuf>,
+    /// `--cache-to type=local,dest=DIR[,mode=max]`.
+    pub cache_to: Option<(std::path::PathBuf, crate::cache::CacheExportMode)>,
 }
 
 /// What a build produced.

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 /// One `-o` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
-    /// The store (always written); `name=` adds names.
-    Image,
+    /// The store (always written); `name=` adds names (comma-free, one per `name=`).
+    Image(Vec<String>),
     Oci(PathBuf),
     Docker(PathBuf),
     /// The final filesystem as a tar (`-` for stdout).
@@ -42,10 +42,12 @@ impl Output {
         }
         let mut kind = None;
         let mut dest = None;
+        let mut names = Vec::new();
         for field in spec.split(',') {
             match field.split_once('=') {
                 Some(("type", t)) => kind = Some(t.to_string()),
                 Some(("dest", d)) => dest = Some(PathBuf::from(d)),
+                Some(("name", n)) => names.push(n.to_string()),
                 Some((_, _)) => {}
                 None => {
                     return Err(ExecError::Output(format!(
@@ -58,7 +60,8 @@ impl Output {
             d.ok_or_else(|| ExecError::Output(format!("output type={t} needs dest=PATH")))
         };
         match kind.as_deref() {
-            Some("image") | Some("registry") | None => Ok(Output::Image),
+            // type=registry is the store plus a push, which the CLI does.
+            Some("image") | Some("registry") | None => Ok(Output::Image(names)),
             Some("oci") => Ok(Output::Oci(need(dest, "oci")?)),
             Some("docker") => Ok(Output::Docker(need(dest, "docker")?)),
             Some("tar") => Ok(Output::Tar(need(dest, "tar")?)),
@@ -76,7 +79,7 @@ pub fn write(store: &Store, result: &BuildResult, out: &Output) -> Result<(), Ex
         ExecError::Output(format!("{}: {e}", what.display()))
     };
     match out {
-        Output::Image => Ok(()),
+        Output::Image(_) => Ok(()),
         Output::Docker(dest) => save_archive(store, result, ArchiveFormat::DockerArchive, dest),
         Output::Oci(dest)
             if dest.extension().is_some_and(|e| e == "tar") || dest.as_os_str() == "-" =>
@@ -162,6 +165,9 @@ fn oci_dir(store: &Store, result: &BuildResult, dest: &Path) -> Result<(), ExecE
         let to = blobs.join(d.hex());
         if !to.exists() {
             fs::copy(store.blob_path(d), &to).map_err(|e| ExecError::io(&to, e))?;
+            // Store blobs are private (0600); a layout is meant to be shared.
+            fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                .map_err(|e| ExecError::io(&to, e))?;
         }
     }
     let layout = dest.join("oci-layout");

@@ -25,3 +25,16 @@ pub fn resolve_owner(root: &Path, spec: &str) -> Result<(u32, u32), ExecError> {
     let u = resolve_user(root, spec)?;
     Ok((u.uid, u.gid))
 }
+
+/// [`resolve_owner`] for an image given by its unpacked layers (top-most
+/// first), for `COPY --link`, whose target is an empty directory.
+pub fn resolve_owner_in_layers(
+    lowers: &[std::path::PathBuf],
+    spec: &str,
+) -> Result<(u32, u32), ExecError> {
+    let passwd = super::run::read_from_layers(lowers, "/etc/passwd");
+    let group = super::run::read_from_layers(lowers, "/etc/group");
+    let u = crate::sandbox::user::resolve(spec, passwd.as_deref(), group.as_deref())
+        .map_err(|e| ExecError::Copy(e.to_string()))?;
+    Ok((u.uid, u.gid))
+}

@@ -14,7 +14,7 @@ use super::ExecError;
 use crate::parser::instructions::{Command, Run};
 use crate::progress::Stream;
 use crate::sandbox::network::NetworkMode;
-use crate::sandbox::{self, OutputStream, RootFs, Spec, StdioMode};
+use crate::sandbox::{self, Mount, MountKind, OutputStream, RootFs, Spec, StdioMode};
 use std::collections::VecDeque;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,11 @@ fn run_inner(
     run: &Run,
     step: &mut crate::progress::Step,
 ) -> Result<(), ExecError> {
+    if run.security == Some(crate::parser::instructions::SecurityMode::Insecure) {
+        return Err(ExecError::Run(
+            "RUN --security=insecure needs the security.insecure entitlement, which rbuild does not grant".into(),
+        ));
+    }
     let args = command_args(r, run);
     let shown_args = args.join(" ");
     let history_args = r.scope.history_args();
@@ -91,6 +96,7 @@ fn run_inner(
     spec.cwd = r.state.workdir();
     spec.user = user;
     spec.mounts = prepared.mounts.clone();
+    spec.mounts.extend(script_mount(run));
     spec.stdio = StdioMode::Piped;
     spec.network = match run.network.map(|n| format!("{n:?}").to_ascii_lowercase()) {
         Some(n) if n != "default" => n,
@@ -164,6 +170,19 @@ fn command_args(r: &StageRunner<'_, '_>, run: &Run) -> Vec<String> {
     let line = cmd.args.join(" ");
     let script = match cmd.heredocs.as_slice() {
         [] => line,
+        // A script with its own interpreter runs as a file (see `script_mount`).
+        [only] if is_heredoc_marker(line.trim(), &only.name) && only.content.starts_with("#!") => {
+            // Run its interpreter as the kernel would (the sandbox's file
+            // mounts may be noexec): `#!interp [one arg]` then the script.
+            let first = only.content.lines().next().unwrap_or_default();
+            let shebang = first.trim_start_matches("#!").trim();
+            let mut argv: Vec<String> = match shebang.split_once(char::is_whitespace) {
+                Some((interp, arg)) => vec![interp.to_string(), arg.trim().to_string()],
+                None => vec![shebang.to_string()],
+            };
+            argv.push(format!("{SCRIPT_DIR}/{}", only.name));
+            return argv;
+        }
         [only] if is_heredoc_marker(line.trim(), &only.name) => only.content.clone(),
         docs => {
             // The shell reads the heredocs itself: give it the whole text.
@@ -182,6 +201,33 @@ fn command_args(r: &StageRunner<'_, '_>, run: &Run) -> Vec<String> {
     };
     args.push(script);
     args
+}
+
+/// Where a `RUN <<EOF` script starting with `#!` is mounted, executable (as BuildKit does).
+const SCRIPT_DIR: &str = "/dev/pipes";
+
+/// The mount holding a `#!` heredoc script, when the RUN is one.
+fn script_mount(run: &Run) -> Option<Mount> {
+    let cmd = &run.command;
+    let line = cmd.args.join(" ");
+    match cmd.heredocs.as_slice() {
+        [only]
+            if cmd.prepend_shell
+                && is_heredoc_marker(line.trim(), &only.name)
+                && only.content.starts_with("#!") =>
+        {
+            Some(Mount {
+                target: format!("{SCRIPT_DIR}/{}", only.name),
+                kind: MountKind::File {
+                    contents: only.content.clone().into_bytes(),
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                },
+            })
+        }
+        _ => None,
+    }
 }
 
 fn is_heredoc_marker(word: &str, name: &str) -> bool {

@@ -1,5 +1,5 @@
 //! One stage: resolve its base (scratch, an earlier stage, an image in the
-//! store), run the base image's ONBUILD triggers, then each instruction in
+//! store or pulled from its registry by [`super::base`]), run the base image's ONBUILD triggers, then each instruction in
 //! order with the stage's ARG/ENV scope. Metadata instructions change the
 //! config ([`super::metadata`]); WORKDIR, COPY/ADD and RUN make layers.
 
@@ -24,8 +24,10 @@ pub(super) struct StageOutput<'s> {
     pub scope: Scope<'s>,
     /// The cache key after the stage's last step.
     pub key: CacheKey,
-    /// Every step key of the image, base stages' first (for `--cache-to mode=min`).
-    pub keys: Vec<CacheKey>,
+    /// Keys of the steps that made this stage's image (its base stage's
+    /// included; metadata steps too, they have records): what `--cache-to`
+    /// exports.
+    pub layer_keys: Vec<CacheKey>,
 }
 
 /// Runs stage `index` once the stages it uses are done.
@@ -50,10 +52,10 @@ pub(super) struct StageRunner<'b, 's> {
     pub scope: Scope<'s>,
     /// The cache key of the last step.
     pub key: CacheKey,
-    /// The keys of every step so far, base stages' included.
-    keys: Vec<CacheKey>,
     /// The stage's name for `--no-cache-filter`.
     stage_name: String,
+    /// See [`StageOutput::layer_keys`].
+    layer_keys: Vec<CacheKey>,
     /// ADD URL downloads of the current step, by URL (made for its cache key).
     pub fetched: std::collections::HashMap<String, super::fetch::Fetched>,
     /// Where those downloads are kept.
@@ -83,10 +85,10 @@ impl<'b, 's> StageRunner<'b, 's> {
             instruction: stage.original.trim().to_string(),
             source: Box::new(e),
         };
-        let mut keys = Vec::new();
+        let mut layer_keys = Vec::new();
         let (state, scope, key) = if let Some(parent) = node.base_stage {
             let out = b.stage_output(parent)?;
-            keys.clone_from(&out.keys);
+            layer_keys.clone_from(&out.layer_keys);
             (
                 out.state.clone(),
                 Scope::inherit(&out.scope),
@@ -131,8 +133,8 @@ impl<'b, 's> StageRunner<'b, 's> {
             state,
             scope,
             key,
-            keys,
             stage_name: node.display_name().to_ascii_lowercase(),
+            layer_keys,
             fetched: std::collections::HashMap::new(),
             downloads: None,
             label,
@@ -185,7 +187,7 @@ impl<'b, 's> StageRunner<'b, 's> {
             state: self.state,
             scope: self.scope,
             key: self.key,
-            keys: self.keys,
+            layer_keys: self.layer_keys,
         })
     }
 
@@ -215,15 +217,21 @@ impl<'b, 's> StageRunner<'b, 's> {
                 | Instruction::Add(_)
                 | Instruction::Run(_)
         );
+        let layers_before = self.state.layers.len();
         if let Instruction::Workdir(dir) = &command.instruction {
             metadata::set_workdir(&mut self.state, dir);
         }
-        if layer_step {
+        // ARG changes nothing in the image: no record.
+        let cacheable = !matches!(command.instruction, Instruction::Arg(_));
+        if cacheable {
             if let Some(hit) = self.b.cache.lookup(&self.stage_name, &key) {
-                let step = self.b.progress.step(self.step_name(&command));
-                apply_hit(&mut self.state, hit);
-                step.cached();
-                self.keys.push(key.clone());
+                // Metadata steps have no progress line, hit or not (as BuildKit).
+                let step = layer_step.then(|| self.b.progress.step(self.step_name(&command)));
+                apply_hit(&mut self.state, hit)?;
+                if let Some(step) = step {
+                    step.cached();
+                }
+                self.layer_keys.push(key.clone());
                 self.key = key;
                 return Ok(());
             }
@@ -243,12 +251,13 @@ impl<'b, 's> StageRunner<'b, 's> {
                 self.state.add_empty(self.b.created, &text)?;
             }
         }
-        if layer_step {
+        if cacheable {
+            let new_layer = layer_step && self.state.layers.len() > layers_before;
             self.b
                 .cache
-                .put(&key, &self.state, true, &self.step_name(&command));
+                .put(&key, &self.state, new_layer, &self.step_name(&command));
         }
-        self.keys.push(key.clone());
+        self.layer_keys.push(key.clone());
         self.key = key;
         Ok(())
     }
@@ -268,6 +277,11 @@ impl<'b, 's> StageRunner<'b, 's> {
             .option("workdir", &self.state.workdir())
             .option("shell", &self.state.shell().join("\0"))
             .option("platform", &self.b.platform);
+        // Layers are committed with times clamped to the epoch and history
+        // stamped with it: results made under another epoch are not ours.
+        if let Some(epoch) = self.b.req.source_date_epoch {
+            kb = kb.option("source-date-epoch", &epoch.to_string());
+        }
         let copy = match &command.instruction {
             Instruction::Copy(c) => Some(c),
             Instruction::Add(a) => Some(&a.copy),

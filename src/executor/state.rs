@@ -57,6 +57,23 @@ impl ImageState {
     /// `FROM image` for an image in the store.
     pub fn from_record(store: &Store, rec: &ImageRecord) -> Result<ImageState, ExecError> {
         let raw: Value = store.read_json(&rec.id)?;
+        Ok(ImageState::from_parts(
+            rec.config.clone(),
+            &raw,
+            rec.manifest.layers().clone(),
+            Some(rec.manifest_digest.clone()),
+        ))
+    }
+
+    /// The state a config blob (as [`ImageState::config_json`] writes it)
+    /// and its layers describe: `config` as oci-spec read it, `raw` the
+    /// same blob as JSON for the fields oci-spec drops.
+    pub fn from_parts(
+        config: ImageConfiguration,
+        raw: &Value,
+        layers: Vec<Descriptor>,
+        base_manifest: Option<Digest>,
+    ) -> ImageState {
         let cfg = raw.get("config").or_else(|| raw.get("Config"));
         let field = |k: &str| cfg.and_then(|c| c.get(k)).filter(|v| !v.is_null()).cloned();
         let extras = Extras {
@@ -66,14 +83,16 @@ impl ImageState {
                 .unwrap_or_default(),
             shell: field("Shell").and_then(|v| serde_json::from_value(v).ok()),
         };
-        let config = rec.config.clone();
-        Ok(ImageState {
-            runtime: config.config().clone().unwrap_or_default(),
+        let mut config = config;
+        let runtime = config.config().clone().unwrap_or_default();
+        config.set_config(None);
+        ImageState {
+            runtime,
             config,
             extras,
-            layers: rec.manifest.layers().clone(),
-            base_manifest: Some(rec.manifest_digest.clone()),
-        })
+            layers,
+            base_manifest,
+        }
     }
 
     /// The runtime config, to change it.

@@ -1,8 +1,7 @@
 //! Compressed layer blobs in one pass: the tar stream is hashed (diff_id)
 //! before compression and the compressed stream is hashed and counted
 //! (digest, size) on its way to the output file. gzip output is reproducible
-//! (no name, mtime 0). Single-threaded; parallel gzip for big layers is a
-//! possible later improvement.
+//! (no name, mtime 0); big layers are gzipped on all cores ([`super::pgzip`]).
 
 use super::diff::{write_tar, DiffOptions};
 use super::LayerError;
@@ -98,7 +97,7 @@ fn encode<W: Write>(
     let produce: Box<TarFn> = Box::new(produce);
     let (compressed, diff_id, tar_size) = match compression {
         Compression::Gzip => {
-            let enc = flate2::GzBuilder::new().write(compressed, flate2::Compression::fast());
+            let enc = super::pgzip::ParallelGzWriter::new(compressed);
             let (enc, d, n) = run(enc, produce)?;
             (enc.finish().map_err(io_err)?, d, n)
         }

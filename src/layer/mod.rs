@@ -8,12 +8,13 @@
 pub mod blob;
 pub mod diff;
 mod entry;
+pub mod pgzip;
 pub mod safe;
 pub mod unpack;
 
 pub use blob::{compress_tar_stream, write_layer_blob, Compression, LayerBlob};
 pub use diff::{write_tar, DiffOptions};
-pub use entry::is_overlay_opaque;
+pub use entry::{is_overlay_opaque, read_xattrs};
 pub use unpack::{open_layer_stream, unpack_layer, UnpackMode, UnpackOptions, UnpackStats};
 
 /// Whiteout prefix: `.wh.NAME` deletes NAME from lower layers (OCI image spec).

@@ -1,4 +1,4 @@
-//! Applying an OCI layer (tar, gzip or zstd, detected by magic) onto a
+//! Applying an OCI layer (tar, gzip, zstd, bzip2 or xz, detected by magic) onto a
 //! directory, treating every entry as hostile: paths are cleaned and resolved
 //! inside the root ([`super::safe`]), hardlinks may only point at files inside
 //! the root and never follow symlinks, whiteouts are applied (Flatten) or
@@ -73,10 +73,8 @@ pub fn open_layer_stream<'a>(mut reader: impl Read + 'a) -> io::Result<Box<dyn R
     Ok(match head.as_slice() {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(whole)),
         [0x28, 0xb5, 0x2f, 0xfd] => Box::new(zstd::Decoder::new(whole)?),
-        [b'B', b'Z', b'h', ..] | [0xfd, b'7', b'z', b'X'] => return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "bzip2 and xz archives are not supported: decompress it first (or use gzip or zstd)",
-        )),
+        [b'B', b'Z', b'h', ..] => Box::new(bzip2::read::MultiBzDecoder::new(whole)),
+        [0xfd, b'7', b'z', b'X'] => Box::new(liblzma::read::XzDecoder::new_multi_decoder(whole)),
         _ => Box::new(whole),
     })
 }

@@ -202,6 +202,11 @@ pub fn spec(
         pids: cfg.host.pids_limit,
     };
     spec.readonly_rootfs = cfg.host.read_only;
+    spec.no_new_privileges = cfg.host.no_new_privileges;
+    spec.seccomp_unconfined = cfg.host.seccomp_unconfined;
+    // A --rm container's upper dir is deleted when it exits: nothing in it
+    // needs to reach the disk.
+    spec.volatile_upper = cfg.host.auto_remove;
     spec.stdio = stdio;
     spec.mounts = cfg
         .mounts

@@ -8,7 +8,8 @@
 //! [`time`], [`options`] (run flag syntaxes), [`defaults`] (image defaults
 //! merged as docker does), [`logs`] (json-file logs), [`template`] (Go
 //! templates), [`ps`] (ps rows), [`inspect`] (docker's inspect JSON),
-//! [`volumes`] (named volumes). The CLI lives in src/cli/container.rs.
+//! [`volumes`] (named volumes), [`oci`] (foreground runs with an external
+//! OCI runtime). The CLI lives in src/cli/container.rs.
 
 pub mod containers;
 pub mod copy;
@@ -19,6 +20,7 @@ pub mod inspect;
 pub mod launch;
 pub mod logs;
 pub mod monitor;
+pub mod oci;
 pub mod options;
 pub mod proc;
 pub mod ps;
@@ -73,6 +75,10 @@ pub enum RunnerError {
     Sandbox(#[from] crate::sandbox::SandboxError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Runtime(#[from] crate::sandbox::runtime::RuntimeError),
+    #[error("{0} is not supported with --runtime (only foreground `rbuild run --runtime` without volumes); drop --runtime to use the built-in sandbox")]
+    RuntimeUnsupported(String),
 }
 
 impl RunnerError {

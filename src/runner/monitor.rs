@@ -201,6 +201,11 @@ impl Monitor<'_> {
             report(Err((code, msg)));
             code
         };
+        if !c.config.host.runtime.is_empty() {
+            let e =
+                RunnerError::RuntimeUnsupported("start (of a container created with it)".into());
+            return Err(fail(self, 125, e.to_string(), report));
+        }
         let ports = match launch::allocate_ports(&c.config.name, &c.config.host.port_bindings) {
             Ok(p) => p,
             Err(e) => return Err(fail(self, 125, e.to_string(), report)),

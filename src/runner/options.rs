@@ -1,6 +1,6 @@
 //! Parsing of `run`'s value syntaxes, with docker's rules and clear errors:
 //! `-p [IP:][HOST:]CONT[/proto]`, `-e K=V|K`, `--env-file`, `-v SRC:DST[:ro]`,
-//! `--mount type=...,...`, `--restart`, signal names. Pure functions except
+//! `--mount type=...,...`, `--restart`, signal names, `--security-opt`. Pure functions except
 //! `--env-file` reading and `-e K` looking up the caller's environment.
 
 use super::record::{PortBinding, RestartPolicy};
@@ -35,6 +35,38 @@ pub enum OptionError {
     },
     #[error("invalid --label {0:?}: the key must not be empty")]
     Label(String),
+    #[error("unsupported --security-opt {0:?}: rbuild supports no-new-privileges[=true|false] (also no-new-privileges:true) and seccomp=unconfined")]
+    SecurityOpt(String),
+}
+
+/// One `--security-opt` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityOpt {
+    NoNewPrivileges(bool),
+    SeccompUnconfined,
+}
+
+/// `--security-opt`: `no-new-privileges`, `no-new-privileges=true|false`,
+/// `no-new-privileges:true|false` (docker's older form), `seccomp=unconfined`.
+pub fn parse_security_opt(spec: &str) -> Result<SecurityOpt, OptionError> {
+    let bad = || OptionError::SecurityOpt(spec.to_string());
+    if spec == "no-new-privileges" {
+        return Ok(SecurityOpt::NoNewPrivileges(true));
+    }
+    if let Some(value) = spec
+        .strip_prefix("no-new-privileges=")
+        .or_else(|| spec.strip_prefix("no-new-privileges:"))
+    {
+        return match value {
+            "true" => Ok(SecurityOpt::NoNewPrivileges(true)),
+            "false" => Ok(SecurityOpt::NoNewPrivileges(false)),
+            _ => Err(bad()),
+        };
+    }
+    match spec.split_once(['=', ':']) {
+        Some(("seccomp", "unconfined")) => Ok(SecurityOpt::SeccompUnconfined),
+        _ => Err(bad()),
+    }
 }
 
 /// One `-p` value; host port 0 means "any free port".

@@ -56,6 +56,16 @@ pub struct HostConfig {
     pub init: bool,
     pub restart: RestartPolicy,
     pub auto_remove: bool,
+    /// `--security-opt no-new-privileges`.
+    #[serde(default)]
+    pub no_new_privileges: bool,
+    /// `--security-opt seccomp=unconfined`.
+    #[serde(default)]
+    pub seccomp_unconfined: bool,
+    /// `--runtime`: an external OCI runtime (name or path); empty for the
+    /// built-in sandbox.
+    #[serde(default)]
+    pub runtime: String,
 }
 
 /// `-p [ip:]host:container[/proto]`; host_port 0 means "pick one" (-P or

@@ -1,5 +1,6 @@
 //! The fixed-size messages between rbuild and a sandbox init over a
 //! SOCK_SEQPACKET socket pair: the "go" (with /etc/resolv.conf content),
+//! "joined" (the init is in its cgroup),
 //! created mount points, setup errors, "ready" (with the pty master fd),
 //! and the main process's final wait status.
 //!
@@ -14,6 +15,9 @@ pub const CREATED: u32 = 2;
 pub const ERROR: u32 = 3;
 pub const READY: u32 = 4;
 pub const EXIT: u32 = 5;
+/// The init is in its cgroup and its network is up: it may enter its
+/// cgroup namespace and start the main process.
+pub const JOINED: u32 = 6;
 
 /// Largest payload of a GO message (resolv.conf).
 pub const MAX_PAYLOAD: usize = 8192;

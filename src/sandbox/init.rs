@@ -1,6 +1,8 @@
 //! The sandbox's first process: created by clone(2) in the new namespaces,
 //! it waits for the parent's go, builds the filesystem (mounts/), sets the
-//! hostname and loopback, forks the main process and then stays as PID 1:
+//! hostname and loopback, waits until the parent has moved it into its
+//! cgroup, enters a new cgroup namespace, forks the main process and then
+//! stays as PID 1:
 //! it reaps every zombie, forwards signals to the main process, and when
 //! the main process exits it kills everything left in the PID namespace,
 //! reports the main process's wait status to the parent and exits with its
@@ -67,13 +69,6 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
     } else {
         None
     };
-    if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
-        report(Failure {
-            step: Step::Cgroupns,
-            index: 0,
-            errno: e,
-        });
-    }
     let mut created = |path: &[u8]| {
         let _ = channel::send_with_payload(fds.sync, Msg::new(channel::CREATED, 0, 0, 0), path);
     };
@@ -93,6 +88,19 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
             };
             report(failure(Step::Loopback, errno));
         }
+    }
+    // The parent moves this process into its cgroup while the mounts are
+    // built; the cgroup namespace must be rooted there.
+    let mut joined = [0u8; 16];
+    if !matches!(channel::recv_bytes(fds.sync, &mut joined), Ok(16)) {
+        sys::exit(1)
+    }
+    if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
+        report(Failure {
+            step: Step::Cgroupns,
+            index: 0,
+            errno: e,
+        });
     }
     let (stdio, master) = match plan.process.stdio {
         super::spec::StdioMode::Null => (ChildStdio::Null, -1),

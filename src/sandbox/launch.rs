@@ -136,7 +136,8 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
 }
 
 impl Launched {
-    /// Id maps, cgroup, network, then "go" with resolv.conf.
+    /// Id maps; "go" with resolv.conf; then "joined" once the init is in
+    /// its cgroup and the network helper serves its namespace.
     fn prepare_and_go(
         &mut self,
         spec: &Spec,
@@ -146,29 +147,58 @@ impl Launched {
         if let Some(mapping) = mapping {
             mapping.apply(self.pid)?;
         }
-        if let Some(cgroup) = &self.cgroup {
-            cgroup.add_pid(self.pid)?;
-        }
-        let mut resolv = String::new();
-        if spec.network == NetworkMode::Private || !spec.port_forwards.is_empty() {
-            let (attachment, warning) =
-                NetworkAttachment::attach_with(spec.network, self.pid, &spec.port_forwards)?;
-            if let Some(warning) = warning {
-                log::warn!("{warning}");
-                self.warnings.push(warning);
-            }
-            resolv = attachment.resolv_conf();
-            self.network = Some(attachment);
-        }
-        let _ = plan;
+        // Joining a v1 cgroup waits for an RCU grace period (~10 ms) and
+        // slirp4netns takes as long to start: the join runs on a thread
+        // while the helper starts here and the init builds its root (with
+        // the resolv.conf the helper will serve); the init enters its cgroup
+        // namespace and starts the main process only after JOINED.
+        let pid = self.pid;
+        let cgroup = self.cgroup.as_ref();
+        let sync = self.sync.as_raw_fd();
+        let needs_network = spec.network == NetworkMode::Private || !spec.port_forwards.is_empty();
+        let resolv = if needs_network {
+            NetworkAttachment::expected_resolv_conf(spec.network)
+        } else {
+            String::new()
+        };
         let mut packet = Msg::new(channel::GO, 0, 0, 0).to_packet();
         let payload = resolv.as_bytes();
         packet.extend_from_slice(&payload[..payload.len().min(channel::MAX_PAYLOAD)]);
-        channel::send_bytes(self.sync.as_raw_fd(), &packet, None).map_err(|e| {
+        channel::send_bytes(sync, &packet, None).map_err(|e| {
             SandboxError::sys(
                 "send go to the sandbox init",
                 std::io::Error::from_raw_os_error(e),
             )
+        })?;
+        std::thread::scope(|scope| {
+            let joining = cgroup.map(|cgroup| scope.spawn(move || cgroup.add_pid(pid)));
+            if needs_network {
+                let (attachment, warning) =
+                    NetworkAttachment::attach_with(spec.network, pid, &spec.port_forwards)?;
+                if let Some(warning) = warning {
+                    log::warn!("{warning}");
+                    self.warnings.push(warning);
+                }
+                if attachment.resolv_conf() != resolv {
+                    log::warn!("the network helper changed while the sandbox started; /etc/resolv.conf may not match it");
+                }
+                self.network = Some(attachment);
+            }
+            if let Some(thread) = joining {
+                thread.join().unwrap_or_else(|_| {
+                    Err(CgroupError::Io {
+                        op: "join",
+                        path: PathBuf::from("cgroup.procs"),
+                        source: std::io::Error::other("the cgroup thread panicked"),
+                    })
+                })?;
+            }
+            // A failed send means the init already reported a setup error
+            // and exited: collect_setup reads that error.
+            let _ =
+                channel::send_bytes(sync, &Msg::new(channel::JOINED, 0, 0, 0).to_packet(), None);
+            let _ = plan;
+            Ok(())
         })
     }
 

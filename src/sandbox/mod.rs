@@ -51,6 +51,7 @@ pub mod user;
 pub use error::SandboxError;
 pub use exec::{exec, exec_start, ExecHandle, ExecSpec};
 pub use handle::{start, Handle};
+pub use overlay::mount_options as overlay_mount_options;
 pub use spec::{Mount, MountKind, RootFs, Spec, StdioMode, User, DEFAULT_PATH};
 pub use status::ExitStatus;
 

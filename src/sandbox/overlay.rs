@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 /// The kernel takes at most one page of mount options.
 const MAX_MOUNT_DATA: usize = 4000;
 
-pub fn root_plan(root: &RootFs, user_ns: bool) -> Result<RootPlan, SandboxError> {
+/// `volatile`: overlayfs skips every sync of the upper dir (its unmount
+/// then does not flush the upper filesystem); only for upper dirs thrown
+/// away afterwards, as a crash leaves them unusable.
+pub fn root_plan(root: &RootFs, user_ns: bool, volatile: bool) -> Result<RootPlan, SandboxError> {
     match root {
         RootFs::Dir(dir) => {
             if !dir.is_dir() {
@@ -40,7 +43,7 @@ pub fn root_plan(root: &RootFs, user_ns: bool) -> Result<RootPlan, SandboxError>
                     )));
                 }
             }
-            let data = overlay_data(lower, upper, work, None, user_ns);
+            let data = overlay_data(lower, upper, work, None, user_ns, volatile);
             if data.len() <= MAX_MOUNT_DATA {
                 return Ok(RootPlan::Overlay {
                     chdir: None,
@@ -50,7 +53,7 @@ pub fn root_plan(root: &RootFs, user_ns: bool) -> Result<RootPlan, SandboxError>
             // Too long for one page: use paths relative to the deepest
             // common ancestor, as docker's overlay2 driver does.
             let base = common_ancestor(lower.iter().chain([upper, work]));
-            let data = overlay_data(lower, upper, work, Some(&base), user_ns);
+            let data = overlay_data(lower, upper, work, Some(&base), user_ns, volatile);
             if data.len() > MAX_MOUNT_DATA {
                 return Err(SandboxError::InvalidSpec(format!(
                     "{} layers give overlay options of {} bytes, more than the kernel's one page; \
@@ -67,12 +70,29 @@ pub fn root_plan(root: &RootFs, user_ns: bool) -> Result<RootPlan, SandboxError>
     }
 }
 
+/// overlayfs mount options (absolute paths) for mounting `lower` (top-most
+/// first) with `upper` and `work` outside a sandbox, e.g. as the rootfs
+/// handed to an external OCI runtime.
+pub fn mount_options(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<String, SandboxError> {
+    let data = overlay_data(lower, upper, work, None, false, false);
+    if data.len() > MAX_MOUNT_DATA {
+        return Err(SandboxError::InvalidSpec(format!(
+            "{} layers give overlay options of {} bytes, more than the kernel's one page; \
+             use fewer layers or a shorter store path",
+            lower.len(),
+            data.len()
+        )));
+    }
+    Ok(data)
+}
+
 fn overlay_data(
     lower: &[PathBuf],
     upper: &Path,
     work: &Path,
     base: Option<&Path>,
     user_ns: bool,
+    volatile: bool,
 ) -> String {
     let show = |p: &Path| {
         let p = base.and_then(|b| p.strip_prefix(b).ok()).unwrap_or(p);
@@ -92,6 +112,9 @@ fn overlay_data(
     } else {
         ",redirect_dir=off,metacopy=off"
     });
+    if volatile {
+        data.push_str(",volatile");
+    }
     data
 }
 
@@ -129,7 +152,14 @@ mod tests {
     #[test]
     fn overlay_options_escape_and_shorten() {
         let lower = vec![PathBuf::from("/s/l/a:b"), PathBuf::from("/s/l/c")];
-        let data = overlay_data(&lower, Path::new("/s/u"), Path::new("/s/w"), None, false);
+        let data = overlay_data(
+            &lower,
+            Path::new("/s/u"),
+            Path::new("/s/w"),
+            None,
+            false,
+            false,
+        );
         assert!(
             data.starts_with("lowerdir=/s/l/a\\:b:/s/l/c,upperdir=/s/u,workdir=/s/w"),
             "{data}"
@@ -142,11 +172,21 @@ mod tests {
             Path::new("/s/l/w"),
             Some(&base),
             true,
+            false,
         );
         assert!(
             data.starts_with("lowerdir=a\\:b:c,upperdir=u,workdir=w"),
             "{data}"
         );
         assert!(data.ends_with(",userxattr"));
+        let data = overlay_data(
+            &lower,
+            Path::new("/s/u"),
+            Path::new("/s/w"),
+            None,
+            false,
+            true,
+        );
+        assert!(data.ends_with(",metacopy=off,volatile"), "{data}");
     }
 }

@@ -242,7 +242,7 @@ impl Plan {
             });
         }
         let cwd = cstring(clean_inside(&spec.cwd)?)?;
-        let process = ProcessPlan::prepare(
+        let mut process = ProcessPlan::prepare(
             &spec.args,
             &spec.env,
             &spec.user,
@@ -250,11 +250,14 @@ impl Plan {
             spec.no_new_privileges,
             set_groups,
         )?;
+        if spec.seccomp_unconfined {
+            process.unconfined();
+        }
         Ok(Plan {
             user_ns,
             mount_point: path_cstring(mount_point)?,
             staging: path_cstring(staging)?,
-            root: super::overlay::root_plan(&spec.root, user_ns)?,
+            root: super::overlay::root_plan(&spec.root, user_ns, spec.volatile_upper)?,
             readonly_root: spec.readonly_rootfs,
             etc,
             resolv_from_go: spec.network == NetworkMode::Private,

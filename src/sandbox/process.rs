@@ -37,7 +37,8 @@ pub struct ProcessPlan {
     pub stdio: StdioMode,
     no_new_privs: bool,
     last_cap: u32,
-    seccomp: seccomp::Programs,
+    /// None: unconfined (`--security-opt seccomp=unconfined`).
+    seccomp: Option<seccomp::Programs>,
     not_found: Vec<u8>,
     denied: Vec<u8>,
     failed: Vec<u8>,
@@ -53,6 +54,11 @@ pub enum ChildStdio {
 }
 
 impl ProcessPlan {
+    /// Drops the seccomp filter (`--security-opt seccomp=unconfined`).
+    pub fn unconfined(&mut self) {
+        self.seccomp = None;
+    }
+
     /// `set_groups`: false in a user namespace where setgroups(2) is
     /// denied (a single-id mapping).
     pub fn prepare(
@@ -137,7 +143,7 @@ impl ProcessPlan {
             stdio,
             no_new_privs,
             last_cap: caps::last_cap(),
-            seccomp: seccomp::default_programs()?,
+            seccomp: Some(seccomp::default_programs()?),
             not_found: not_found.into_bytes(),
             denied: format!("rbuild: exec: \"{arg0}\": permission denied\n").into_bytes(),
             failed: format!("rbuild: exec: \"{arg0}\": cannot execute: error ").into_bytes(),
@@ -169,7 +175,8 @@ pub fn exec_main(plan: &ProcessPlan, stdio: ChildStdio, report: i32) -> ! {
             die(report, Step::NoNewPrivs, e);
         }
     }
-    for program in [&plan.seccomp.allowlist, &plan.seccomp.clone3] {
+    let programs = plan.seccomp.iter().flat_map(|p| [&p.allowlist, &p.clone3]);
+    for program in programs {
         if let Err(e) = seccomp::install(program) {
             die(report, Step::Seccomp, e);
         }

@@ -32,6 +32,13 @@ pub struct Spec {
     pub stdio: StdioMode,
     /// `--security-opt no-new-privileges`; off by default as in docker.
     pub no_new_privileges: bool,
+    /// Mount an overlay root with `volatile` (no syncs of the upper dir,
+    /// not even at unmount): for upper dirs deleted right after the run,
+    /// like `run --rm` containers'. A crash makes such an upper dir
+    /// unmountable again.
+    pub volatile_upper: bool,
+    /// `--security-opt seccomp=unconfined`: no seccomp filter at all.
+    pub seccomp_unconfined: bool,
     pub readonly_rootfs: bool,
     /// Extra /etc/hosts entries (`--add-host`).
     pub hosts: Vec<(String, IpAddr)>,
@@ -54,6 +61,8 @@ impl Spec {
             limits: Limits::default(),
             stdio: StdioMode::Piped,
             no_new_privileges: false,
+            seccomp_unconfined: false,
+            volatile_upper: false,
             readonly_rootfs: false,
             hosts: Vec::new(),
         }

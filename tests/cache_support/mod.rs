@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use rbuild::cache::{Cache, CacheKey, CacheRecord, KeyBuilder, LayerRef, StepResult};
-use rbuild::image::config::{empty_config, push_history};
+use rbuild::image::config::{canonical_json, empty_config, push_history};
 use rbuild::image::Digest;
 use rbuild::layer::Compression;
 use rbuild::store::Store;
@@ -45,7 +45,7 @@ pub fn put_step(cache: &Cache, key: &CacheKey, content: &str) -> CacheRecord {
         .put(
             key,
             &StepResult {
-                config: &config,
+                config_json: &canonical_json(&config).expect("config JSON"),
                 layers: vec![layer],
                 new_layer: true,
                 description: format!("RUN {content}"),

@@ -294,6 +294,22 @@ impl NetworkAttachment {
         }
     }
 
+    /// The /etc/resolv.conf content [`attach_with`](Self::attach_with)
+    /// would give for `mode`, known before the helper runs (so the sandbox
+    /// can build its files while the helper starts).
+    pub fn expected_resolv_conf(mode: NetworkMode) -> String {
+        if mode != NetworkMode::Private {
+            return String::new();
+        }
+        if find_in_path(NetworkHelper::Slirp4netns.binary_name()).is_some() {
+            format!("nameserver {}\n", slirp::DNS_ADDRESS)
+        } else if find_in_path(NetworkHelper::Pasta.binary_name()).is_some() {
+            pasta::resolv_conf()
+        } else {
+            String::new()
+        }
+    }
+
     /// Stops the helper process; the namespace itself dies with the sandbox.
     pub fn detach(self) {
         drop(self)

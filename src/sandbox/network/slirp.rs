@@ -10,7 +10,6 @@ use super::{NetworkError, PortForward};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -21,12 +20,10 @@ const HELPER: &str = "slirp4netns";
 pub const DNS_ADDRESS: &str = "10.0.2.3";
 /// How long slirp4netns may take to configure the namespace.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Where the fds land in the child (fixed numbers on its command line).
-const READY_FD: i32 = 3;
-const EXIT_FD: i32 = 4;
 
 pub struct Slirp {
-    child: Child,
+    /// None once handed to the background reaper.
+    child: Option<Child>,
     /// Closing this tells slirp4netns to exit.
     exit_pipe: Option<OwnedFd>,
     api_dir: PathBuf,
@@ -38,33 +35,26 @@ impl Slirp {
         let socket = api_dir.join("api.sock");
         let (ready_read, ready_write) = pipe()?;
         let (exit_read, exit_write) = pipe()?;
-        // Copies numbered >= 10 so the dup2s below can neither clobber one
-        // another nor be no-ops that keep close-on-exec set.
-        let ready_write = above_child_fds(ready_write)?;
-        let exit_read = above_child_fds(exit_read)?;
+        // The child ends are passed by number and made inheritable just for
+        // the spawn: with no pre_exec hook, std spawns with posix_spawn
+        // (vfork-like) instead of copying this process's page tables, which
+        // takes milliseconds on the container's start path. Another thread
+        // spawning at the same moment could inherit them too; that only
+        // delays noticing a helper that dies before it is ready.
+        inheritable(&ready_write)?;
+        inheritable(&exit_read)?;
         let mut command = Command::new(binary);
         command
             .args(["--configure", "--mtu=65520", "--disable-host-loopback"])
             .arg("--api-socket")
             .arg(&socket)
-            .arg(format!("--ready-fd={READY_FD}"))
-            .arg(format!("--exit-fd={EXIT_FD}"))
+            .arg(format!("--ready-fd={}", ready_write.as_raw_fd()))
+            .arg(format!("--exit-fd={}", exit_read.as_raw_fd()))
             .arg(pid.to_string())
             .arg("tap0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let (ready_raw, exit_raw) = (ready_write.as_raw_fd(), exit_read.as_raw_fd());
-        // SAFETY: only async-signal-safe dup2 calls run between fork and
-        // exec; dup2 clears close-on-exec on the target numbers.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::dup2(ready_raw, READY_FD) < 0 || libc::dup2(exit_raw, EXIT_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
         let spawned = command.spawn();
         // Our copies must close so EOF on the ready pipe means "it died".
         drop(ready_write);
@@ -74,7 +64,7 @@ impl Slirp {
             source,
         })?;
         let mut slirp = Slirp {
-            child,
+            child: Some(child),
             exit_pipe: Some(exit_write),
             api_dir,
         };
@@ -126,22 +116,26 @@ impl Slirp {
     }
 
     /// Closes the exit pipe, waits briefly, then SIGKILLs; returns stderr.
+    /// For a failed start, where its output explains the failure.
     fn stop_and_collect_stderr(&mut self) -> String {
         self.exit_pipe = None;
+        let Some(mut child) = self.child.take() else {
+            return String::new();
+        };
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
-            match self.child.try_wait() {
+            match child.try_wait() {
                 Ok(Some(_)) | Err(_) => break,
                 Ok(None) if Instant::now() > deadline => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
+                    let _ = child.kill();
+                    let _ = child.wait();
                     break;
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             }
         }
         let mut stderr = String::new();
-        if let Some(mut pipe) = self.child.stderr.take() {
+        if let Some(mut pipe) = child.stderr.take() {
             let _ = pipe.read_to_string(&mut stderr);
         }
         stderr
@@ -149,8 +143,21 @@ impl Slirp {
 }
 
 impl Drop for Slirp {
+    /// The namespace it served is gone or going: SIGKILL (certain death,
+    /// nothing to flush) and reap off the caller's path. Its exit tears
+    /// down the tap device, which takes the kernel 10-30 ms; a container's
+    /// exit code must not wait for that. A short-lived caller that exits
+    /// first leaves the (already killed) process to be reaped by init.
     fn drop(&mut self) {
-        self.stop_and_collect_stderr();
+        self.exit_pipe = None;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            if !matches!(child.try_wait(), Ok(Some(_))) {
+                std::thread::spawn(move || {
+                    let _ = child.wait();
+                });
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.api_dir);
     }
 }
@@ -190,18 +197,16 @@ fn wait_ready(ready: &OwnedFd) -> Result<(), String> {
     }
 }
 
-/// A close-on-exec duplicate of `fd` numbered 10 or higher.
-fn above_child_fds(fd: OwnedFd) -> Result<OwnedFd, NetworkError> {
-    // SAFETY: F_DUPFD_CLOEXEC returns a new fd that we then own.
-    let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
-    if copy < 0 {
+/// Clears close-on-exec on `fd` so a spawned child inherits it.
+fn inheritable(fd: &OwnedFd) -> Result<(), NetworkError> {
+    // SAFETY: F_SETFD on an fd we own; no memory is involved.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) } < 0 {
         return Err(NetworkError::Spawn {
             helper: HELPER,
             source: std::io::Error::last_os_error(),
         });
     }
-    // SAFETY: copy was just created and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
+    Ok(())
 }
 
 /// A close-on-exec pipe as (read, write).

@@ -39,6 +39,8 @@ pub struct BundleSpec {
     pub cgroup_namespace: bool,
     /// Pass our stdin to the container (`docker run -i`); else /dev/null.
     pub interactive: bool,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
 }
 
 impl BundleSpec {
@@ -60,6 +62,7 @@ impl BundleSpec {
             port_forwards: Vec::new(),
             cgroup_namespace: false,
             interactive: false,
+            no_new_privileges: false,
         }
     }
 }

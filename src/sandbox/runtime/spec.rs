@@ -252,7 +252,7 @@ pub fn build(
         .env(spec.env.clone())
         .cwd(&spec.cwd)
         .capabilities(capabilities)
-        .no_new_privileges(false)
+        .no_new_privileges(spec.no_new_privileges)
         // Inherit the runtime's rlimits: never raise them (the sandbox may
         // lack CAP_SYS_RESOURCE) and don't impose oci-spec's nofile=1024.
         .rlimits(Vec::new())

@@ -1,0 +1,80 @@
+//! The build cache through `rbuild build`: a no-op rebuild is all CACHED, an
+//! edited file re-runs only the steps that depend on it, `--no-cache` and
+//! `--no-cache-filter` re-run, and `--cache-to`/`--cache-from` carry the
+//! cache to another store.
+
+mod build_support;
+
+use build_support::World;
+
+const DF: &str = "FROM localhost/busybox AS deps\n\
+    COPY deps.txt /deps.txt\n\
+    RUN cat /deps.txt > /deps.out\n\
+    FROM deps\n\
+    COPY app.txt /app.txt\n\
+    RUN cat /app.txt > /app.out\n";
+
+fn cached(progress: &str) -> usize {
+    progress.lines().filter(|l| l.ends_with(" CACHED")).count()
+}
+
+#[test]
+fn rebuilds_hit_the_cache_step_by_step() {
+    if !build_support::ready("rebuilds_hit_the_cache_step_by_step") {
+        return;
+    }
+    let w = World::new();
+    w.file("deps.txt", "d1");
+    w.file("app.txt", "a1");
+    assert_eq!(cached(&w.build(DF, &["-t", "c"])), 0);
+    assert_eq!(cached(&w.build(DF, &["-t", "c"])), 4, "no-op rebuild");
+    w.file("app.txt", "a2");
+    let p = w.build(DF, &["-t", "c"]);
+    assert_eq!(cached(&p), 2, "only the app steps re-run:\n{p}");
+    assert_eq!(cached(&w.build(DF, &["--no-cache"])), 0);
+    assert_eq!(cached(&w.build(DF, &["--no-cache-filter", "deps"])), 2);
+
+    // Export from this store, import into a fresh one with the same base.
+    let layout = w.dir.path().join("cache-layout");
+    w.build(
+        DF,
+        &[
+            "--cache-to",
+            &format!("type=local,dest={},mode=max", layout.display()),
+        ],
+    );
+    let base = w.dir.path().join("base.tar");
+    let save = w
+        .rbuild()
+        .args(["save", "-o"])
+        .arg(&base)
+        .arg("localhost/busybox:latest")
+        .output()
+        .unwrap();
+    assert!(save.status.success());
+    let other = World {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::create_dir_all(other.ctx()).unwrap();
+    let load = other
+        .rbuild()
+        .args(["load", "-i"])
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    other.file("deps.txt", "d1");
+    other.file("app.txt", "a2");
+    let p = other.build(
+        DF,
+        &[
+            "--cache-from",
+            &format!("type=local,src={}", layout.display()),
+        ],
+    );
+    assert_eq!(cached(&p), 4, "imported cache not used:\n{p}");
+}
