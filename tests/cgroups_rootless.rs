@@ -9,45 +9,14 @@ use common_cg::require_root;
 use rbuild::sandbox::cgroups::layout::{self, Layout};
 use rbuild::sandbox::cgroups::{delegated_v2_base, Cgroup, CgroupError, Limits};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const NOBODY: u32 = 65534;
 const CHILD_ENV: &str = "RBUILD_ROOTLESS_CHILD";
 
 /// Runs the test `name` of this binary as nobody with `CHILD_ENV=arg`.
 fn run_as_nobody(name: &str, arg: &str) -> (bool, String) {
-    // Copy the binary where nobody can execute it (the target dir may not be).
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let binary = dir.path().join("rootless-test");
-    std::fs::copy(std::env::current_exe().expect("current exe"), &binary)
-        .expect("copy test binary");
-    let mut command = Command::new(&binary);
-    command
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, arg)
-        .current_dir(dir.path());
-    // SAFETY: setgroups/setgid/setuid are plain syscalls.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::setgroups(0, std::ptr::null()) != 0
-                || libc::setgid(NOBODY) != 0
-                || libc::setuid(NOBODY) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let output = command.output().expect("run test binary as nobody");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success() && text.contains("1 passed"), text)
+    common_cg::run_test_as(NOBODY, NOBODY, name, (CHILD_ENV, arg.as_ref()))
 }
 
 #[test]

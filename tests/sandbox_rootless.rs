@@ -10,7 +10,6 @@ use rbuild::sandbox::cgroups::Limits;
 use rbuild::sandbox::ExitStatus;
 use sandbox_support::{ready, run, shell};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -24,35 +23,7 @@ fn run_as_nobody(name: &str, rootfs: &Path) -> (bool, String) {
 
 /// Runs test `name` of this binary as (uid, gid).
 fn run_as((uid, gid): (u32, u32), name: &str, rootfs: &Path) -> (bool, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let binary = dir.path().join("rootless-test");
-    std::fs::copy(std::env::current_exe().expect("exe"), &binary).expect("copy test binary");
-    let mut command = Command::new(&binary);
-    command
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, rootfs)
-        .env_remove("XDG_RUNTIME_DIR")
-        .current_dir(dir.path());
-    // SAFETY: setgroups/setgid/setuid are plain syscalls.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setgroups(0, std::ptr::null()) != 0
-                || libc::setgid(gid) != 0
-                || libc::setuid(uid) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let output = command.output().expect("run test binary as nobody");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success() && text.contains("1 passed"), text)
+    common_cg::run_test_as(uid, gid, name, (CHILD_ENV, rootfs.as_os_str()))
 }
 
 /// A rootfs owned by nobody (as a rootless user's own image store is), in

@@ -115,3 +115,60 @@ pub fn fix_hybrid_cgroups_for_crun() {
         "could not move hugetlb off cgroup2 for crun (mount: {status:?}); cgroup2 still owns {owned:?}"
     );
 }
+
+/// Runs test `name` of the current test binary as `uid:gid` (no
+/// supplementary groups) with the environment variable `env` set, and
+/// returns whether it passed and its output. The binary is copied where
+/// any user can execute it, since the target dir may not be.
+pub fn run_test_as(
+    uid: u32,
+    gid: u32,
+    name: &str,
+    env: (&str, &std::ffi::OsStr),
+) -> (bool, String) {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let binary = dir.path().join("rootless-test");
+    std::fs::copy(std::env::current_exe().expect("current exe"), &binary)
+        .expect("copy test binary");
+    // Another test thread may fork while the copy's write fd is open; its
+    // child holds the fd until it execs, and exec of the copy then fails
+    // with ETXTBSY. That window is short: retry.
+    for attempt in 0.. {
+        let mut command = std::process::Command::new(&binary);
+        command
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env(env.0, env.1)
+            .env_remove("XDG_RUNTIME_DIR")
+            .current_dir(dir.path());
+        // SAFETY: setgroups/setgid/setuid are plain syscalls.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(gid) != 0
+                    || libc::setuid(uid) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        match command.output() {
+            Ok(output) => {
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                return (output.status.success() && text.contains("1 passed"), text);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempt < 50 => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("run test binary as {uid}:{gid}: {e}"),
+        }
+    }
+    unreachable!("the retry loop returns or panics")
+}
