@@ -125,7 +125,12 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
         warnings,
         reaped: false,
     };
-    launched.prepare_and_go(spec, &plan, mapping.as_ref())?;
+    if let Err(e) = launched.prepare_and_go(spec, &plan, mapping.as_ref()) {
+        // The init builds its root while the cgroup join and the network
+        // helper run: if it failed there, its error (not the helper's "no
+        // such namespace") is what the user needs.
+        return Err(launched.setup_error(&plan).unwrap_or(e));
+    }
     launched.collect_setup(&plan)?;
     if let Some(msg) =
         channel::read_pipe(&exec_read).map_err(|e| SandboxError::sys("read the exec pipe", e))?
@@ -200,6 +205,19 @@ impl Launched {
             let _ = plan;
             Ok(())
         })
+    }
+
+    /// Stops the init and returns the setup error it reported, if any.
+    fn setup_error(&mut self, plan: &Plan) -> Option<SandboxError> {
+        // SAFETY: plain kill(2) of our own child; the socket keeps what it
+        // sent before dying.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        while let Ok(Some(channel::Received { msg, .. })) = channel::recv(&self.sync) {
+            if msg.kind == channel::ERROR {
+                return Some(child_error(plan, msg));
+            }
+        }
+        None
     }
 
     /// Reads CREATED messages until READY, or the setup error.
@@ -277,9 +295,9 @@ impl Launched {
 
     fn cleanup(&mut self) -> Result<(), SandboxError> {
         signals::unregister(self.pid);
-        if let Some(network) = self.network.take() {
-            network.detach();
-        }
+        // Dropped, not detached: the helper is killed and reaped off this
+        // path (see NetworkAttachment::detach).
+        drop(self.network.take());
         match self.cgroup.take() {
             Some(cgroup) => cgroup.destroy().map_err(SandboxError::from),
             None => Ok(()),

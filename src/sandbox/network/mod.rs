@@ -310,9 +310,15 @@ impl NetworkAttachment {
         }
     }
 
-    /// Stops the helper process; the namespace itself dies with the sandbox.
-    pub fn detach(self) {
-        drop(self)
+    /// Stops the helper process and waits until it is gone; the namespace
+    /// itself dies with the sandbox. Dropping the attachment instead kills
+    /// the helper without waiting for its exit (the sandbox does that once
+    /// its namespace is gone: the helper's exit tears down the tap device,
+    /// which can take the kernel tens of milliseconds).
+    pub fn detach(mut self) {
+        if let Helper::Slirp(slirp) = &mut self.helper {
+            slirp.stop();
+        }
     }
 }
 

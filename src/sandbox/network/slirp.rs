@@ -142,6 +142,17 @@ impl Slirp {
     }
 }
 
+impl Slirp {
+    /// SIGKILL and wait until the process is gone.
+    pub fn stop(&mut self) {
+        self.exit_pipe = None;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Drop for Slirp {
     /// The namespace it served is gone or going: SIGKILL (certain death,
     /// nothing to flush) and reap off the caller's path. Its exit tears
