@@ -139,6 +139,10 @@ mod tests {
             ["rbuild", "--root", "/r", "build", "."]
         );
         assert_eq!(v(&["rbuild", "check", "."]), ["rbuild", "check", "."]);
+        assert_eq!(
+            v(&["rbuild", "image", "prune", "-f"]),
+            ["rbuild", "image", "prune", "-f"]
+        );
         assert_eq!(v(&["rbuild", "--help"]), ["rbuild", "--help"]);
     }
 }
