@@ -319,3 +319,32 @@ fn add_url_with_checksum() {
     let err = w.build_fails(&format!("FROM localhost/busybox\nCOPY {base}/z /z\n"), &[]);
     assert!(err.contains("use ADD"), "{err}");
 }
+
+#[test]
+fn copy_parents_keeps_the_path_below_the_pivot() {
+    if !build_support::ready("copy_parents_keeps_the_path_below_the_pivot") {
+        return;
+    }
+    let w = World::new();
+    w.file("app/src/a/main.go", "a");
+    w.file("app/src/b/main.go", "b");
+    w.file("app/README", "r");
+    w.file("lib/x/y.txt", "y");
+    let out = w.build_fs(
+        "FROM localhost/busybox\n\
+         COPY --parents app/./src/*/main.go /out/\n\
+         COPY --parents ./lib/./x /dirs/\n\
+         COPY --parents ./app/README /full/\n\
+         COPY --parents app/src/./a /pivot-dir/\n\
+         COPY --parents ./app/./README /top/\n",
+        &[],
+    );
+    assert_eq!(read(&out.join("out/src/a/main.go")), "a");
+    assert_eq!(read(&out.join("out/src/b/main.go")), "b");
+    assert!(!out.join("out/app").exists(), "path above the pivot kept");
+    assert_eq!(read(&out.join("dirs/x/y.txt")), "y");
+    assert!(!out.join("dirs/lib").exists());
+    assert_eq!(read(&out.join("full/app/README")), "r");
+    assert_eq!(read(&out.join("pivot-dir/a/main.go")), "a");
+    assert_eq!(read(&out.join("top/README")), "r");
+}

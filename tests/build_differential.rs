@@ -10,94 +10,12 @@
 
 mod build_support;
 
-use build_support::{has_tool, World};
+use build_support::dockerd::{self, Dockerd};
+use build_support::World;
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-
-const DOCKER: &str = "/usr/bin/docker";
-
-/// A dockerd of our own, stopped on drop.
-struct Dockerd {
-    child: Child,
-    sock: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Dockerd {
-    fn start() -> Dockerd {
-        let dir = tempfile::Builder::new()
-            .prefix("rbd-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let sock = dir.path().join("d.sock");
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit fills the struct we pass.
-        let nofile = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-            lim.rlim_max
-        } else {
-            1024
-        };
-        let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new("dockerd")
-            .arg("--host")
-            .arg(format!("unix://{}", sock.display()))
-            .arg("--data-root")
-            .arg(dir.path().join("root"))
-            .arg("--exec-root")
-            .arg(dir.path().join("exec"))
-            .arg("--pidfile")
-            .arg(dir.path().join("pid"))
-            .args([
-                "--storage-driver",
-                "overlay2",
-                "--bridge=none",
-                "--iptables=false",
-                "--userland-proxy=false",
-            ])
-            .arg(format!("--default-ulimit=nofile={nofile}:{nofile}"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start dockerd");
-        let d = Dockerd {
-            child,
-            sock,
-            _dir: dir,
-        };
-        for _ in 0..120 {
-            if d.docker()
-                .arg("version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-            {
-                return d;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
-        }
-        let log = std::fs::read_to_string(d._dir.path().join("log")).unwrap_or_default();
-        panic!("dockerd did not start:\n{log}");
-    }
-
-    fn docker(&self) -> Command {
-        let mut c = Command::new(DOCKER);
-        c.env("DOCKER_HOST", format!("unix://{}", self.sock.display()));
-        c.env("DOCKER_BUILDKIT", "1");
-        c
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
-}
+use std::path::Path;
+use std::process::Command;
 
 fn ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -342,11 +260,8 @@ fn prepare(case: &Case, ctx: &Path, w: &World, d: &Dockerd) {
 #[test]
 fn rbuild_and_buildkit_agree() {
     let test = "rbuild_and_buildkit_agree";
-    if !build_support::ready(test) || !has_tool(test, "dockerd") || !Path::new(DOCKER).is_file() {
-        if Path::new(DOCKER).is_file() || std::env::var("CI").as_deref() != Ok("true") {
-            return;
-        }
-        panic!("{test}: needs {DOCKER} (docker.io) under CI=true");
+    if !build_support::ready(test) || !dockerd::available(test) {
+        return;
     }
     let w = World::new();
     let d = Dockerd::start();

@@ -73,6 +73,12 @@ fn build_reports_the_config_digest_as_image_id() {
     assert_eq!(m["containerimage.config.digest"], id.as_str());
     let manifest_digest = m["containerimage.digest"].as_str().expect("digest");
     assert_ne!(manifest_digest, id);
+    let desc = &m["containerimage.descriptor"];
+    assert_eq!(desc["digest"], manifest_digest);
+    assert_eq!(
+        desc["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
     let manifest_blob = w
         .store()
         .join("blobs/sha256")
@@ -81,6 +87,8 @@ fn build_reports_the_config_digest_as_image_id() {
         serde_json::from_slice(&std::fs::read(&manifest_blob).unwrap()).expect("manifest");
     assert_eq!(manifest["config"]["digest"], id.as_str());
     assert_eq!(digest_of(&manifest_blob), manifest_digest);
+    let size = std::fs::metadata(&manifest_blob).unwrap().len();
+    assert_eq!(desc["size"], size);
     // `images --digests` shows the manifest digest next to the image ID.
     let digests = w
         .rbuild()

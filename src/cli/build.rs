@@ -272,6 +272,7 @@ pub fn run(root: Option<&Path>, args: BuildArgs) -> Result<i32> {
         let meta = serde_json::json!({
             "containerimage.config.digest": id,
             "containerimage.digest": result.record.manifest_digest.to_string(),
+            "containerimage.descriptor": serde_json::to_value(&result.record.manifest_desc)?,
             "image.name": req.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
             "rbuild.base-images": result.base_images.iter().map(|b| b.pinned.clone()).collect::<Vec<_>>(),
         });

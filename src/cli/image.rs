@@ -1,6 +1,7 @@
 //! Image commands over the local store: `import`, `images`, `tag`, `rmi`,
 //! `history`, `inspect`, `save`, `load` (Docker CLI names, flags and output
-//! columns). The work happens in `rbuild::store` / `rbuild::image`; this file
+//! columns), and `image SUBCOMMAND` ([`group`], with `image prune` in
+//! [`prune`]). The work happens in `rbuild::store` / `rbuild::image`; this file
 //! parses arguments and prints.
 
 use anyhow::{bail, Context, Result};
@@ -12,6 +13,9 @@ use rbuild::store::{default_root, ImageRecord, Removed, Store};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+
+mod group;
+mod prune;
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
@@ -31,11 +35,14 @@ pub enum ImageCommand {
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Manage images (docker's "image ls|rm|inspect|history|tag|save|load|import|prune")
+    #[command(subcommand)]
+    Image(group::ImageGroup),
 }
 
 /// Verbs this module adds, for the default-verb logic.
 pub const VERBS: &[&str] = &[
-    "import", "images", "tag", "rmi", "history", "inspect", "save", "load",
+    "import", "images", "tag", "rmi", "history", "inspect", "save", "load", "image",
 ];
 
 #[derive(Args, Debug)]
@@ -117,6 +124,13 @@ pub fn open_store(root: Option<&Path>) -> Result<Store> {
 
 pub fn run(root: Option<&Path>, cmd: ImageCommand) -> Result<i32> {
     let store = open_store(root)?;
+    let cmd = match cmd {
+        ImageCommand::Image(g) => match g.resolve() {
+            group::Resolved::Command(c) => c,
+            group::Resolved::Prune(a) => return prune::run(&store, a),
+        },
+        c => c,
+    };
     match cmd {
         ImageCommand::Import(a) => import(&store, a),
         ImageCommand::Images(a) => images(&store, a),
@@ -134,6 +148,9 @@ pub fn run(root: Option<&Path>, cmd: ImageCommand) -> Result<i32> {
         }
         ImageCommand::Save(a) => save(&store, a),
         ImageCommand::Load(a) => load(&store, a),
+        ImageCommand::Image(_) => {
+            bail!("nested 'image' command: use 'rbuild image ls' and the like")
+        }
     }
 }
 

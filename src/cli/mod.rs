@@ -169,6 +169,10 @@ mod tests {
         );
         assert_eq!(v(&["rbuild", "check", "."]), ["rbuild", "check", "."]);
         assert_eq!(v(&["rbuild", "pull", "x"]), ["rbuild", "pull", "x"]);
+        assert_eq!(
+            v(&["rbuild", "image", "prune", "-f"]),
+            ["rbuild", "image", "prune", "-f"]
+        );
         assert_eq!(v(&["rbuild", "--help"]), ["rbuild", "--help"]);
     }
 }

@@ -106,9 +106,20 @@ fn copy_inner(
             )
         }
     };
-    let mut sources: Vec<Source> = Vec::new();
+    // Each source with the path `--parents` keeps under the destination.
+    let mut sources: Vec<(Source, String)> = Vec::new();
     for s in copy.sources.iter().filter(|s| !is_url(s)) {
-        sources.extend(find_sources(&source_root, s, ignore, &what)?);
+        let skip = parents_pivot_depth(s);
+        for src in find_sources(&source_root, s, ignore, &what)? {
+            let kept = src
+                .rel
+                .trim_start_matches('/')
+                .split('/')
+                .skip(skip)
+                .collect::<Vec<_>>()
+                .join("/");
+            sources.push((src, kept));
+        }
     }
 
     // Where they go.
@@ -153,14 +164,14 @@ fn copy_inner(
         let mut copier = Copier::new(rules);
         let dest_host = resolve_in_root(&target_root, &dest, true)?;
         let dest_exists_as_dir = std::fs::metadata(&dest_host).is_ok_and(|m| m.is_dir());
-        for src in &sources {
+        for (src, kept) in &sources {
             copy_source(
                 &mut copier,
                 src,
                 &target_root,
                 &dest_host,
                 dest_is_dir || dest_exists_as_dir,
-                copy.parents,
+                copy.parents.then_some(kept.as_str()),
                 add.is_some(),
                 owner,
             )?;
@@ -173,7 +184,7 @@ fn copy_inner(
                 &target_root,
                 &dest_host,
                 into_dir,
-                false,
+                None,
                 false,
                 owner,
             )?;
@@ -273,7 +284,7 @@ fn copy_source(
     root: &Path,
     dest: &Path,
     dest_is_dir: bool,
-    parents: bool,
+    parents: Option<&str>,
     is_add: bool,
     owner: Option<(u32, u32)>,
 ) -> Result<(), ExecError> {
@@ -285,10 +296,10 @@ fn copy_source(
         .map(PathBuf::from)
         .unwrap_or_default();
     let under = |d: &Path| -> PathBuf {
-        if parents {
-            d.join(src.rel.trim_start_matches('/'))
-        } else {
-            d.join(&base_name)
+        match parents {
+            Some("" | ".") => d.to_path_buf(),
+            Some(kept) => d.join(kept),
+            None => d.join(&base_name),
         }
     };
     if is_add && meta.is_file() {
@@ -301,7 +312,7 @@ fn copy_source(
         }
     }
     if meta.is_dir() {
-        let target = if parents {
+        let target = if parents.is_some() {
             under(dest)
         } else {
             dest.to_path_buf()
@@ -332,6 +343,24 @@ fn copy_source(
         make_dirs(root, parent, owner)?;
     }
     copier.copy(&src.host, &target, &src.rel, "")
+}
+
+/// `COPY --parents` keeps a source's path below its `/./` pivot (BuildKit's
+/// form `app/./src/*.go`): the number of leading path components dropped,
+/// 0 without a pivot. A leading `./` is not a pivot.
+fn parents_pivot_depth(pattern: &str) -> usize {
+    let mut p = pattern;
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest;
+    }
+    match p.find("/./") {
+        Some(i) => crate::context::clean_path(&p[..i])
+            .trim_start_matches('/')
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .count(),
+        None => 0,
+    }
 }
 
 /// Downloaded files get mode 0600 and the server's Last-Modified time, as docker gives them.

@@ -59,7 +59,7 @@ pub(super) fn prepare_mounts(
             }),
             MountType::Cache => {
                 let target = abs(m.target.as_deref().unwrap_or_default());
-                let dir = cache_dir(r, m, &target, &mut p)?;
+                let dir = cache_dir(r, m, &target, ws, n, &mut p)?;
                 p.mounts.push(Mount {
                     target,
                     kind: MountKind::Bind {
@@ -199,12 +199,29 @@ fn cache_dir(
     r: &StageRunner<'_, '_>,
     m: &MountSpec,
     target: &str,
+    ws: &Workspace,
+    n: usize,
     p: &mut PreparedMounts,
 ) -> Result<PathBuf, ExecError> {
     let id = m.id.clone().unwrap_or_else(|| target.to_string());
-    let key = hex::encode(Sha256::digest(id.as_bytes()));
+    let seed = match m.from.as_deref().filter(|f| !f.is_empty()) {
+        Some(from) => Some(super::copy::source_image(r, from)?),
+        None => None,
+    };
+    let source = m.source.as_deref().unwrap_or("/");
+    let mut identity = id.clone();
+    if let Some(s) = &seed {
+        // BuildKit keys a seeded cache by its id and its base snapshot.
+        let top = s.top_chain().map(|c| c.to_string()).unwrap_or_default();
+        let source = crate::context::clean_path(&format!("/{source}"));
+        identity.push_str(&format!("\0from={top}\0source={source}"));
+    }
+    let key = hex::encode(Sha256::digest(identity.as_bytes()));
     let base = r.b.store.root().join("cache-mounts");
     let dir = base.join(&key);
+    if let (Some(state), false) = (&seed, dir.exists()) {
+        seed_cache(r, state, source, &base, &dir, ws, n)?;
+    }
     if !dir.exists() {
         std::fs::create_dir_all(&dir).map_err(|e| ExecError::io(&dir, e))?;
         std::fs::set_permissions(
@@ -243,6 +260,54 @@ fn cache_dir(
             }
         }
     }
+}
+
+/// Makes `dir` a copy of `source` in `state`'s filesystem (owners, modes
+/// and links kept), built beside it and renamed into place whole.
+fn seed_cache(
+    r: &StageRunner<'_, '_>,
+    state: &super::state::ImageState,
+    source: &str,
+    base: &std::path::Path,
+    dir: &std::path::Path,
+    ws: &Workspace,
+    n: usize,
+) -> Result<(), ExecError> {
+    std::fs::create_dir_all(base).map_err(|e| ExecError::io(base, e))?;
+    let lowers = state.lower_dirs(r.b.store)?;
+    let mut lower = lowers;
+    if lower.is_empty() {
+        lower.push(ws.empty());
+    }
+    let view = OverlayView::read_only(&lower, &ws.empty(), &ws.sub(&format!("cache-seed-{n}"))?)?;
+    let from = resolve_in_root(view.path(), source, true)?;
+    if !std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir()) {
+        return Err(ExecError::Run(format!(
+            "--mount=type=cache: source {source:?} is not a directory in the from= image"
+        )));
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".seed-")
+        .tempdir_in(base)
+        .map_err(|e| ExecError::io(base, e))?;
+    let staged = tmp.path().join("d");
+    let mut copier = Copier::new(CopyRules {
+        owner: None,
+        keep_owner: true,
+        keep_hardlinks: true,
+        chmod: None,
+        ignore: None,
+        exclude: None,
+    });
+    copier.copy(&from, &staged, ".", "")?;
+    view.unmount()?;
+    // Another build may have seeded it meanwhile: theirs wins, ours is dropped.
+    if let Err(e) = std::fs::rename(&staged, dir) {
+        if !dir.is_dir() {
+            return Err(ExecError::io(dir, e));
+        }
+    }
+    Ok(())
 }
 
 fn flock(f: &File, op: libc::c_int) -> std::io::Result<()> {

@@ -5,6 +5,8 @@
 //! fail under CI=true when either is missing, and skip otherwise.
 #![allow(dead_code)]
 
+pub mod dockerd;
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
