@@ -167,16 +167,23 @@ fn import_list_inspect_tag_rmi_save_load() {
 #[test]
 fn import_errors_are_clear() {
     let t = tempfile::tempdir().unwrap();
+    // A port nobody listens on: the error names the URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/rootfs.tar");
+    let out = rbuild(t.path()).args(["import", &url]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&url), "{err}");
     let out = rbuild(t.path())
-        .args(["import", "https://example.com/rootfs.tar"])
+        .args(["import", "ftp://127.0.0.1/rootfs.tar"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("URL"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("only http:// and https://"), "{err}");
     let out = rbuild(t.path())
         .args(["import", "/nonexistent.tar", "Bad:Name"])
         .output()
@@ -189,4 +196,63 @@ fn import_errors_are_clear() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// `rbuild import URL` downloads the tar from a real HTTP server on
+/// loopback and imports it as `docker import URL` does.
+#[test]
+fn import_from_a_url() {
+    let t = tempfile::tempdir().unwrap();
+    let Some(tarball) = busybox_tar(t.path()) else {
+        return;
+    };
+    let body = fs::read(&tarball).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/rootfs.tar", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        conn.write_all(&body).unwrap();
+    });
+    let root = t.path().join("store");
+    let id = run(rbuild(&root).args(["import", &url, "fromurl:1"]));
+    server.join().unwrap();
+    let id = id.trim().to_string();
+    assert!(id.starts_with("sha256:"), "{id}");
+    let history = run(rbuild(&root).args(["history", "--no-trunc", "fromurl:1"]));
+    assert!(
+        history.contains(&format!("Imported from {url}")),
+        "{history}"
+    );
+    let listed = run(rbuild(&root).args(["images", "fromurl"]));
+    assert!(listed.contains(&id[7..19]), "{listed}");
+    // Nothing of the download is left behind.
+    let leftovers: Vec<_> = walk_files(&root.join("tmp"));
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk_files(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }

@@ -155,17 +155,27 @@ pub fn run(root: Option<&Path>, cmd: ImageCommand) -> Result<i32> {
 }
 
 fn import(store: &Store, a: ImportArgs) -> Result<i32> {
-    if a.source.contains("://") {
-        bail!(
-            "import from a URL ({}) is not supported yet: download it and import the file",
-            a.source
-        );
-    }
     let names = match &a.name {
         Some(n) => vec![Reference::parse(n).with_context(|| format!("image name {n:?}"))?],
         None => Vec::new(),
     };
-    let input: Box<dyn Read> = if a.source == "-" {
+    let is_url = rbuild::executor::fetch::is_url(&a.source);
+    if a.source.contains("://") && !is_url {
+        bail!(
+            "import from {}: only http:// and https:// URLs, local files and - (stdin) are supported",
+            a.source
+        );
+    }
+    // A URL is downloaded into the store's private tmp dir first (removed
+    // with it), as `docker import URL` does.
+    let input: Box<dyn Read> = if is_url {
+        let fetched = rbuild::executor::fetch::fetch(&a.source, store.tmp_dir(), None)?;
+        let file = std::fs::File::open(&fetched.file)
+            .with_context(|| format!("opening the download of {}", a.source))?;
+        // The open file stays readable after the name is gone.
+        let _ = std::fs::remove_file(&fetched.file);
+        Box::new(file)
+    } else if a.source == "-" {
         Box::new(std::io::stdin().lock())
     } else {
         Box::new(std::fs::File::open(&a.source).with_context(|| format!("opening {}", a.source))?)
@@ -188,7 +198,13 @@ fn import(store: &Store, a: ImportArgs) -> Result<i32> {
         .clone()
         // A local file is streamed as docker's CLI does, so its path (which
         // differs between machines) is not in the image: "Imported from -".
-        .unwrap_or_else(|| "Imported from -".to_string());
+        .unwrap_or_else(|| {
+            if is_url {
+                format!("Imported from {}", a.source)
+            } else {
+                "Imported from -".to_string()
+            }
+        });
     push_history(&mut config, Some(&blob.diff_id), now, "", Some(&comment))?;
     let rec = store.put_image(&config, vec![desc], &names)?;
     println!("{}", rec.id);

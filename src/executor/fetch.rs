@@ -27,7 +27,7 @@ pub fn is_url(source: &str) -> bool {
 
 /// Downloads `url` into `dir`; with `checksum` (`sha256:<hex>`) the content must match it.
 pub fn fetch(url: &str, dir: &Path, checksum: Option<&str>) -> Result<Fetched, ExecError> {
-    let fail = |why: String| ExecError::Copy(format!("ADD {url}: {why}"));
+    let fail = |why: String| ExecError::Copy(format!("downloading {url}: {why}"));
     let want = checksum
         .map(|c| Digest::from_hex(c.strip_prefix("sha256:").unwrap_or(c)))
         .transpose()

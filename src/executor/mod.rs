@@ -13,7 +13,7 @@ mod caching;
 mod chmod;
 mod context;
 mod copy;
-mod fetch;
+pub mod fetch;
 mod fsops;
 mod graph;
 mod metadata;
