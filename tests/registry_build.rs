@@ -451,3 +451,77 @@ fn build_through_a_tls_registry_with_login() {
     // The pushed image pulls into a third store.
     run(rb("c").args(["pull", "--cert-dir", ca, &pushed]));
 }
+
+/// An image built by buildah (from scratch, the busybox tar added, a CMD)
+/// and pushed by skopeo is pulled by rbuild and used in `FROM`.
+#[test]
+fn buildah_image_pushed_by_skopeo_is_used_in_from() {
+    let Some(env) = Env::new(
+        "buildah_image_pushed_by_skopeo_is_used_in_from",
+        &["buildah", "skopeo"],
+    ) else {
+        return;
+    };
+    let dir = env.t.path().join("buildah");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tar = busybox_tar(&dir);
+    std::fs::write(dir.join("rootfs/marker"), "from-buildah").unwrap();
+    run(Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(dir.join("rootfs"))
+        .arg("-cf")
+        .arg(&tar)
+        .arg("."));
+    // buildah with a store of its own (vfs: no mounts to leak), committed
+    // to an OCI layout that skopeo then pushes.
+    let buildah = |args: &[&str]| {
+        let mut c = Command::new("buildah");
+        c.arg("--root")
+            .arg(dir.join("storage"))
+            .arg("--runroot")
+            .arg(dir.join("runroot"))
+            .args(["--storage-driver", "vfs"])
+            .args(args);
+        run(&mut c).trim().to_string()
+    };
+    let ctr = buildah(&["from", "scratch"]);
+    buildah(&["add", &ctr, tar.to_str().unwrap(), "/"]);
+    buildah(&[
+        "config",
+        "--cmd",
+        "/bin/sh",
+        "--env",
+        "FROM_BUILDAH=yes",
+        &ctr,
+    ]);
+    let layout = format!("oci:{}:bb", dir.join("layout").display());
+    buildah(&["commit", "--rm", &ctr, &layout]);
+    let dest = env.at("lib/from-buildah:1");
+    run(Command::new("skopeo").args([
+        "copy",
+        "--dest-tls-verify=false",
+        &layout,
+        &format!("docker://{dest}"),
+    ]));
+
+    let ctx = env.context(
+        "ctx-buildah",
+        &format!("FROM {dest}\nRUN cat /marker > /seen && echo \"$FROM_BUILDAH\" >> /seen\n"),
+    );
+    let out_dir = env.t.path().join("out-buildah");
+    let text = env.build_ok(
+        "store",
+        &ctx,
+        &[
+            "-t",
+            "built:1",
+            "-o",
+            &format!("type=local,dest={}", out_dir.display()),
+        ],
+    );
+    assert!(text.contains("pulling"), "the base was pulled:\n{text}");
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("seen")).unwrap(),
+        "from-buildahyes\n"
+    );
+}
