@@ -10,7 +10,7 @@
 set -uo pipefail
 PKGS=(busybox-static crun runc slirp4netns passt uidmap umoci skopeo oci-image-tool podman
       docker-registry apache2-utils openssl jq libseccomp-dev pkg-config procps
-      docker.io openssh-client bzip2 xz-utils buildah)
+      docker.io openssh-client bzip2 xz-utils buildah python3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
