@@ -9,13 +9,13 @@ use super::container_exec::{exec, stats};
 use super::container_ops::{cp, kill, logs_cmd, port, prune, rm, stop, top, wait};
 use super::container_run::{self, ExecArgs, StartArgs};
 use super::image::open_store;
+pub use super::image::print_table;
 use super::volume::volume;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use rbuild::runner::volumes::Volumes;
 use rbuild::runner::{ps, template, ContainerStore};
 use rbuild::store::Store;
-use std::io::Write;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -350,34 +350,6 @@ pub fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i
         }
     }
     Ok(code)
-}
-
-/// Prints aligned columns like docker's tabwriter (padding 3).
-pub fn print_table(rows: &[Vec<String>]) -> Result<()> {
-    let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..ncols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = std::io::stdout().lock();
-    for r in rows {
-        let mut line = String::new();
-        for (i, cell) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                line.push_str(cell);
-            } else {
-                let w = widths.get(i).copied().unwrap_or(0) + 3;
-                line.push_str(&format!("{cell:<w$}"));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
 }
 
 fn ps_cmd(ctx: &Ctx, a: PsArgs) -> Result<i32> {
