@@ -214,3 +214,54 @@ fn deadline_find(mut find: impl FnMut() -> Option<String>) -> String {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A group left behind by a creator that died with SIGKILL (no daemon
+/// cleans up after it) is removed by the next sandbox that gets a group;
+/// a group whose creator is alive is kept.
+#[test]
+fn stale_groups_of_dead_creators_are_removed() {
+    if !ready() {
+        return;
+    }
+    let limits = Limits {
+        pids: Some(100),
+        ..Limits::default()
+    };
+    // Where sandbox groups live, from a probe group of our own.
+    let probe = rbuild::sandbox::cgroups::Cgroup::create(
+        &format!("stale-probe-{}", std::process::id()),
+        &limits,
+    )
+    .expect("probe cgroup");
+    let parents: BTreeSet<PathBuf> = probe
+        .hierarchy_dirs()
+        .into_iter()
+        .filter_map(|(_, d)| d.parent().map(Path::to_path_buf))
+        .collect();
+    probe.destroy().expect("destroy probe");
+    let mut dead = std::process::Command::new("true").spawn().expect("true");
+    let dead_pid = dead.id();
+    dead.wait().expect("wait");
+    let stale: Vec<PathBuf> = parents
+        .iter()
+        .map(|p| p.join(format!("sandbox-{dead_pid}-7")))
+        .collect();
+    let alive: Vec<PathBuf> = parents
+        .iter()
+        .map(|p| p.join(format!("sandbox-{}-9999", std::process::id())))
+        .collect();
+    for d in stale.iter().chain(&alive) {
+        std::fs::create_dir(d).expect("mkdir stale group");
+    }
+    let (_dir, root) = rootfs();
+    let mut spec = shell(&root, "true");
+    spec.limits = limits;
+    assert!(run(&spec).status().success());
+    let left: Vec<&PathBuf> = stale.iter().filter(|d| d.exists()).collect();
+    let kept = alive.iter().all(|d| d.exists());
+    for d in stale.iter().chain(&alive) {
+        let _ = std::fs::remove_dir(d);
+    }
+    assert!(left.is_empty(), "stale groups left: {left:?}");
+    assert!(kept, "a live creator's group was removed");
+}

@@ -355,13 +355,19 @@ fn create_cgroup(
         return Ok(None);
     }
     static COUNTER: AtomicU32 = AtomicU32::new(0);
+    /// Group names are `sandbox-<creator pid>-<n>`, so that stale ones can
+    /// be told apart from live ones.
+    const GROUP_PREFIX: &str = "sandbox-";
     let name = format!(
-        "sandbox-{}-{}",
+        "{GROUP_PREFIX}{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     match Cgroup::create(&name, &spec.limits) {
-        Ok(cgroup) => Ok(Some(cgroup)),
+        Ok(cgroup) => {
+            cgroup.remove_stale_siblings(GROUP_PREFIX);
+            Ok(Some(cgroup))
+        }
         Err(CgroupError::RootlessUnsupported { reason }) if rootless => {
             if !spec.limits.is_empty() {
                 let warning = format!("resource limits are not applied: {reason}");

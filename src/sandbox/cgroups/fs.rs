@@ -97,6 +97,32 @@ pub fn remove_parent_if_empty(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
+/// Removes the empty groups in `parent` named `PREFIX<pid>-...` whose
+/// `pid` is gone (see `Cgroup::remove_stale_siblings`). Best effort.
+pub fn remove_stale_groups(parent: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+            .filter(|&p| p > 0)
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only checks that the pid exists.
+        let gone = unsafe { libc::kill(pid, 0) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone && pids(&procs_file(&entry.path())).is_empty() {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}
+
 /// The pids listed in a cgroup.procs file (empty when it cannot be read,
 /// e.g. the group is already gone).
 pub fn pids(procs: &Path) -> Vec<i32> {

@@ -287,6 +287,19 @@ impl Cgroup {
         }
     }
 
+    /// Removes the empty groups beside this one that are named
+    /// `PREFIX<pid>-...` after a process that no longer exists: what a
+    /// creator killed with SIGKILL (or a lost monitor) left behind, since
+    /// no daemon cleans up after it. A group that still has members, or
+    /// whose creator is alive, is kept (rmdir fails on a non-empty group).
+    pub fn remove_stale_siblings(&self, prefix: &str) {
+        for (_, dir) in self.hierarchy_dirs() {
+            if let Some(parent) = dir.parent() {
+                fs::remove_stale_groups(parent, prefix);
+            }
+        }
+    }
+
     /// Kills what is left, waits for the group to empty and removes its
     /// directories (and the shared parent when it became empty).
     pub fn destroy(mut self) -> Result<(), CgroupError> {
