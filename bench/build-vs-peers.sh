@@ -20,8 +20,8 @@ RBUILD=${RBUILD:-$PWD/target/release/rbuild}
 W=${BENCH_DIR:-/tmp/rbuild-bench}
 [ "$(id -u)" = 0 ] || { echo "bench: run as root" >&2; exit 1; }
 [ -x "$RBUILD" ] || cargo build --release --locked
-for t in docker dockerd buildah skopeo busybox; do
-  command -v "$t" >/dev/null || { echo "bench: $t missing: apt-get install docker.io buildah skopeo busybox-static" >&2; exit 1; }
+for t in docker dockerd buildah skopeo busybox bc python3; do
+  command -v "$t" >/dev/null || { echo "bench: $t missing: apt-get install docker.io buildah skopeo busybox-static bc python3" >&2; exit 1; }
 done
 mkdir -p "$W"
 export RBUILD_ROOT=$W/rbuild-root
