@@ -16,7 +16,7 @@ use super::plan::Step;
 use super::process::{self, ChildStdio, ProcessPlan};
 use super::spec::{StdioMode, User};
 use super::status::ExitStatus;
-use super::{output, sys, OutputStream, SandboxError};
+use super::{output, signals, sys, OutputStream, SandboxError};
 use crate::sandbox::cgroups::layout::{self, Layout};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -199,7 +199,7 @@ pub fn exec_start(init_pid: i32, spec: &ExecSpec) -> Result<ExecHandle, SandboxE
         .map(|(fd, kind)| (fd.as_raw_fd(), *kind))
         .collect();
 
-    let old_mask = block_signals();
+    let old_mask = signals::block_all_signals();
     let helper = sys::clone_process(0);
     if helper == Ok(0) {
         helper_main(
@@ -212,7 +212,7 @@ pub fn exec_start(init_pid: i32, spec: &ExecSpec) -> Result<ExecHandle, SandboxE
             stdio,
         );
     }
-    restore_signals(&old_mask);
+    signals::restore_signals(&old_mask);
     let helper = helper.map_err(|e| {
         SandboxError::sys("fork the exec helper", std::io::Error::from_raw_os_error(e))
     })?;
@@ -368,20 +368,4 @@ fn wait_pid(pid: i32) -> Result<i32, SandboxError> {
             return Err(SandboxError::sys("wait for the exec'd process", err));
         }
     }
-}
-
-fn block_signals() -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data filled by the calls below.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        old
-    }
-}
-
-fn restore_signals(old: &libc::sigset_t) {
-    // SAFETY: restores the mask saved by block_signals.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }

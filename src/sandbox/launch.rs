@@ -92,12 +92,12 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
     // Signals stay blocked in the child until the init waits for them with
     // sigwaitinfo (and the main process unblocks them): no handler of ours
     // may run in the child before it reset them.
-    let old_mask = block_all_signals();
+    let old_mask = signals::block_all_signals();
     let cloned = sys::clone_process(flags as libc::c_ulong);
     if cloned == Ok(0) {
         init::child_main(&plan, &fds, &options);
     }
-    restore_signals(&old_mask);
+    signals::restore_signals(&old_mask);
     let pid = cloned.map_err(|e| {
         SandboxError::sys(
             "clone the sandbox init",
@@ -419,20 +419,4 @@ fn shared_dirs(rootless: bool) -> Result<(PathBuf, PathBuf), SandboxError> {
         }
     }
     Ok((mount_point, staging))
-}
-
-fn block_all_signals() -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data filled by the calls below.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        old
-    }
-}
-
-fn restore_signals(old: &libc::sigset_t) {
-    // SAFETY: restores the mask saved by block_all_signals.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }

@@ -7,6 +7,8 @@
 //! the process dies).
 //!
 //! The handler only touches atomics and calls kill(2) (async-signal-safe).
+//! Also here: blocking all signals around a clone(2), for the launch and exec
+//! paths alike.
 
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Once;
@@ -102,4 +104,24 @@ pub fn interrupted() -> Option<i32> {
         0 => None,
         signal => Some(signal),
     }
+}
+
+/// Blocks every signal in the calling thread and returns the old mask, so
+/// that a clone(2) child starts with signals blocked until it has set up
+/// its own handlers.
+pub(super) fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data filled by the calls below.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        old
+    }
+}
+
+/// Restores the mask saved by [`block_all_signals`].
+pub(super) fn restore_signals(old: &libc::sigset_t) {
+    // SAFETY: restores a mask saved by block_all_signals.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }
