@@ -375,6 +375,12 @@ fn rebuilds_rerun_exactly_the_steps_whose_inputs_changed() {
     let p = w.build(STEPS, &["--no-cache"]);
     assert_eq!(ran(&p), all, "--no-cache:\n{p}");
     assert!(cached(&p).is_empty());
+    // ... and still records what it ran, as BuildKit does: the next build
+    // of new inputs built only under --no-cache hits every step.
+    let p = w.build(STEPS, &["--no-cache", "--build-arg", "VERSION=3"]);
+    assert_eq!(ran(&p), all, "--no-cache VERSION=3:\n{p}");
+    let p = w.build(STEPS, &["--build-arg", "VERSION=3"]);
+    assert_eq!(ran(&p), Vec::<String>::new(), "after --no-cache:\n{p}");
 
     // --no-cache-filter deps: the deps stage runs again; the final stage's
     // keys do not depend on how deps ran, so it still hits.

@@ -3,7 +3,8 @@
 //! stage; layer steps (WORKDIR, COPY, ADD, RUN) look their key up before
 //! running and record their result after; metadata steps too (a record keeps
 //! the whole config blob, Healthcheck, OnBuild and Shell included), so a hit
-//! gives the same image a rerun would. `--no-cache` disables lookups and records;
+//! gives the same image a rerun would. `--no-cache` disables lookups, not
+//! records (as BuildKit: the next build reuses what this one ran);
 //! `--no-cache-filter` disables lookups for the named stages. `--cache-from`
 //! caches are imported when the cache opens (a missing one is a warning),
 //! `--cache-to` is written by [`BuildCache::export`] after the build.
@@ -22,14 +23,16 @@ use std::path::{Path, PathBuf};
 
 /// The cache as one build uses it.
 pub(super) struct BuildCache<'s> {
-    cache: Option<Cache<'s>>,
+    cache: Cache<'s>,
     record: Option<MetadataRecord>,
+    /// `--no-cache`: every step runs; results are still recorded.
+    no_lookups: bool,
     no_cache_stages: Vec<String>,
 }
 
 impl<'s> BuildCache<'s> {
-    /// Opens the store's cache (unless `no_cache`), the context's metadata
-    /// record and the `--cache-from` imports.
+    /// Opens the store's cache, the context's metadata record and the
+    /// `--cache-from` imports (none with `no_cache`: nothing is looked up).
     pub fn open(
         store: &'s Store,
         context_dir: &Path,
@@ -37,16 +40,10 @@ impl<'s> BuildCache<'s> {
         no_cache_stages: &[String],
         cache_from: &[PathBuf],
     ) -> Result<BuildCache<'s>, ExecError> {
-        if no_cache {
-            return Ok(BuildCache {
-                cache: None,
-                record: None,
-                no_cache_stages: Vec::new(),
-            });
-        }
         let mut cache =
             Cache::open(store).map_err(|e| ExecError::Run(format!("build cache: {e}")))?;
-        for src in cache_from {
+        let imports = if no_cache { &[][..] } else { cache_from };
+        for src in imports {
             // The first CI run has no export yet: build without it, as buildx.
             if !src.join("index.json").exists() {
                 log::warn!(
@@ -61,8 +58,9 @@ impl<'s> BuildCache<'s> {
         }
         let record = cache.context_record(context_dir).ok();
         Ok(BuildCache {
-            cache: Some(cache),
+            cache,
             record,
+            no_lookups: no_cache,
             no_cache_stages: no_cache_stages
                 .iter()
                 .map(|s| s.to_ascii_lowercase())
@@ -73,11 +71,10 @@ impl<'s> BuildCache<'s> {
     /// The stored result of `key`, unless the cache is off for `stage`.
     /// A broken record is a miss (logged), never a failed build.
     pub fn lookup(&self, stage: &str, key: &CacheKey) -> Option<CacheHit> {
-        let cache = self.cache.as_ref()?;
-        if self.no_cache_stages.iter().any(|s| s == stage) {
+        if self.no_lookups || self.no_cache_stages.iter().any(|s| s == stage) {
             return None;
         }
-        match cache.lookup(key) {
+        match self.cache.lookup(key) {
             Ok(hit) => hit,
             Err(e) => {
                 log::warn!("build cache lookup {}: {e}", key.short());
@@ -88,7 +85,6 @@ impl<'s> BuildCache<'s> {
 
     /// Records a step's result (best effort: a failed record only costs a later rebuild).
     pub fn put(&self, key: &CacheKey, state: &ImageState, new_layer: bool, description: &str) {
-        let Some(cache) = &self.cache else { return };
         let diffs = state.diff_ids();
         let layers: Result<Vec<LayerRef>, _> = state
             .layers
@@ -116,7 +112,7 @@ impl<'s> BuildCache<'s> {
             new_layer,
             description: description.to_string(),
         };
-        if let Err(e) = cache.put(key, &result) {
+        if let Err(e) = self.cache.put(key, &result) {
             log::warn!("build cache record {}: {e}", key.short());
         }
     }
@@ -130,10 +126,7 @@ impl<'s> BuildCache<'s> {
         exclude: &[String],
         ignore: Option<&DockerIgnore>,
         chmod: Option<u32>,
-    ) -> Result<Option<ContentHash>, ExecError> {
-        if self.cache.is_none() {
-            return Ok(None);
-        }
+    ) -> Result<ContentHash, ExecError> {
         let sel = Selection {
             root,
             sources: sources.to_vec(),
@@ -151,7 +144,7 @@ impl<'s> BuildCache<'s> {
             }
         };
         let (hash, _) = hash_selection(&sel, record).map_err(|e| ExecError::Copy(e.to_string()))?;
-        Ok(Some(hash))
+        Ok(hash)
     }
 
     /// `--cache-to`: writes the target's step records (all used ones with
@@ -162,12 +155,7 @@ impl<'s> BuildCache<'s> {
         mode: CacheExportMode,
         target_keys: &[CacheKey],
     ) -> Result<(), ExecError> {
-        let Some(cache) = &self.cache else {
-            return Err(ExecError::Output(
-                "--cache-to needs the build cache; drop --no-cache".into(),
-            ));
-        };
-        export_build(cache, dest, mode, target_keys)
+        export_build(&self.cache, dest, mode, target_keys)
             .map(|_| ())
             .map_err(|e| ExecError::Output(format!("--cache-to {}: {e}", dest.display())))
     }

@@ -128,8 +128,10 @@ fn run_inner(
             }
         }
     };
+    let started = std::time::Instant::now();
     let outcome = sandbox::run(&spec, &mut on_output);
     drop(prepared);
+    log::debug!("ran {shown_args:?} in {:?}", started.elapsed());
     let outcome = outcome.map_err(|e| ExecError::Run(format!("running {shown_args:?}: {e}")))?;
     if !partial.is_empty() {
         tail.push_back(String::from_utf8_lossy(&partial).trim_end().to_string());

@@ -318,8 +318,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                         chmod,
                     );
                     match hash {
-                        Ok(Some(h)) => kb.sources(&h),
-                        Ok(None) => kb,
+                        Ok(h) => kb.sources(&h),
                         Err(e) => {
                             // Prefer the COPY's own message for a bad source.
                             for s in &local {
@@ -347,7 +346,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                             Some(&ctx.ignore),
                             None,
                         )?;
-                        kb.mount(m, h.as_ref())
+                        kb.mount(m, Some(&h))
                     }
                     _ => kb.mount(m, None),
                 };
@@ -444,10 +443,18 @@ impl<'b, 's> StageRunner<'b, 's> {
             source_date_epoch: self.b.req.source_date_epoch,
             overlay_upper,
         };
+        let started = std::time::Instant::now();
         let (desc, blob) = self
             .b
             .store
             .put_layer_from_dir(dir, &opts, self.b.req.compression)?;
+        log::debug!(
+            "committed {} ({} bytes of tar, {} stored) in {:?}",
+            blob.diff_id,
+            blob.tar_size,
+            blob.size,
+            started.elapsed()
+        );
         self.state
             .add_layer(desc, &blob, self.b.created, created_by)?;
         // The dir already is the layer in overlay-lower form (whiteout devices,

@@ -63,7 +63,7 @@ pub struct LayerBlob {
 }
 
 /// Writes the layer tar of `dir` to `out`, compressed; returns the identities.
-pub fn write_layer_blob<W: Write>(
+pub fn write_layer_blob<W: Write + Send + 'static>(
     dir: &Path,
     opts: &DiffOptions,
     compression: Compression,
@@ -73,7 +73,7 @@ pub fn write_layer_blob<W: Write>(
 }
 
 /// Compresses an existing uncompressed tar stream (`rbuild import`, `load`).
-pub fn compress_tar_stream<W: Write>(
+pub fn compress_tar_stream<W: Write + Send + 'static>(
     mut tar: impl Read,
     compression: Compression,
     out: W,
@@ -87,28 +87,33 @@ pub fn compress_tar_stream<W: Write>(
 
 type TarFn<'a> = dyn FnOnce(&mut dyn Write) -> Result<(), LayerError> + 'a;
 
-fn encode<W: Write>(
+fn encode<W: Write + Send + 'static>(
     compression: Compression,
     out: W,
     produce: impl FnOnce(&mut dyn Write) -> Result<(), LayerError>,
 ) -> Result<(W, LayerBlob), LayerError> {
     let io_err = |e| LayerError::io("<layer blob>", e);
-    let compressed = HashingWriter::new(BufWriter::with_capacity(1 << 16, out));
+    let buffered = BufWriter::with_capacity(1 << 20, out);
     let produce: Box<TarFn> = Box::new(produce);
-    let (compressed, diff_id, tar_size) = match compression {
+    let (buffered, diff_id, tar_size, digest, size) = match compression {
         Compression::Gzip => {
-            let enc = super::pgzip::ParallelGzWriter::new(compressed);
+            let enc = super::pgzip::ParallelGzWriter::new(HashingWriter::new(buffered));
             let (enc, d, n) = run(enc, produce)?;
-            (enc.finish().map_err(io_err)?, d, n)
+            let (buffered, digest, size) = enc.finish().map_err(io_err)?.finish();
+            (buffered, d, n, digest, size)
         }
         Compression::Zstd => {
-            let enc = zstd::Encoder::new(compressed, 0).map_err(io_err)?;
+            let enc = zstd::Encoder::new(HashingWriter::new(buffered), 0).map_err(io_err)?;
             let (enc, d, n) = run(enc, produce)?;
-            (enc.finish().map_err(io_err)?, d, n)
+            let (buffered, digest, size) = enc.finish().map_err(io_err)?.finish();
+            (buffered, d, n, digest, size)
         }
-        Compression::None => run(compressed, produce)?,
+        // The blob is the tar: one hash serves as diff_id and digest.
+        Compression::None => {
+            let (buffered, d, n) = run(buffered, produce)?;
+            (buffered, d.clone(), n, d, n)
+        }
     };
-    let (buffered, digest, size) = compressed.finish();
     let out = buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
     let blob = LayerBlob {
         diff_id: DiffId(diff_id),

@@ -1,7 +1,9 @@
 //! Content-addressed blobs: `blobs/sha256/<hex>`. A blob is written to the
 //! process temp dir, hashed on the way, checked against the expected digest,
 //! fsynced and renamed into place, so a visible blob always matches its name.
+//! Layer blobs are written with direct I/O ([`super::direct`]).
 
+use super::direct::DirectWriter;
 use super::{fsutil, Store, StoreError};
 use crate::image::config::descriptor;
 use crate::image::digest::{Digest, HashingWriter};
@@ -91,8 +93,11 @@ impl Store {
         opts: &DiffOptions,
         compression: Compression,
     ) -> Result<(Descriptor, LayerBlob), StoreError> {
-        let tmp = self.temp_file()?;
+        let tmp = DirectWriter::new(self.temp_file()?);
         let (tmp, blob) = layer::write_layer_blob(dir, opts, compression, tmp)?;
+        let tmp = tmp
+            .finish()
+            .map_err(|e| StoreError::io(self.tmp_dir(), e))?;
         let desc = self.commit_blob(tmp, blob.media_type.clone(), &blob.digest, blob.size)?;
         Ok((desc, blob))
     }
@@ -103,8 +108,11 @@ impl Store {
         tar: impl Read,
         compression: Compression,
     ) -> Result<(Descriptor, LayerBlob), StoreError> {
-        let tmp = self.temp_file()?;
+        let tmp = DirectWriter::new(self.temp_file()?);
         let (tmp, blob) = layer::compress_tar_stream(tar, compression, tmp)?;
+        let tmp = tmp
+            .finish()
+            .map_err(|e| StoreError::io(self.tmp_dir(), e))?;
         let desc = self.commit_blob(tmp, blob.media_type.clone(), &blob.digest, blob.size)?;
         Ok((desc, blob))
     }

@@ -23,6 +23,7 @@
 //! exclusively, i.e. when no other process has the store open.
 
 mod blobs;
+mod direct;
 pub mod fsutil;
 mod gc;
 mod images;
