@@ -138,7 +138,7 @@ fn copy_inner(
     let (target_view, target_root) = if copy.link {
         (None, ws.upper())
     } else {
-        let lowers = r.state.lower_dirs(r.b.store)?;
+        let lowers = r.lower_dirs()?;
         let view =
             OverlayView::read_write(&lowers, &ws.empty(), &ws.upper(), &ws.work(), &ws.merged())?;
         let root = view.path().to_path_buf();
@@ -146,10 +146,9 @@ fn copy_inner(
     };
     let result = (|| {
         let owner = match copy.chown.as_deref() {
-            Some(spec) if !spec.is_empty() && copy.link => Some(resolve_owner_in_layers(
-                &r.state.lower_dirs(r.b.store)?,
-                spec,
-            )?),
+            Some(spec) if !spec.is_empty() && copy.link => {
+                Some(resolve_owner_in_layers(&r.lower_dirs()?, spec)?)
+            }
             Some(spec) if !spec.is_empty() => Some(resolve_owner(&target_root, spec)?),
             _ => None,
         };

@@ -11,6 +11,7 @@
 mod base;
 mod caching;
 mod chmod;
+mod commit;
 mod context;
 mod copy;
 pub mod fetch;
@@ -20,6 +21,7 @@ mod metadata;
 mod mounts;
 pub mod output;
 mod owner;
+mod pending;
 mod run;
 mod run_mounts;
 mod sources;

@@ -61,7 +61,7 @@ fn run_inner(
     };
 
     let ws = Workspace::new(r.b.store.tmp_dir())?;
-    let lowers = r.state.lower_dirs(r.b.store)?;
+    let lowers = r.lower_dirs()?;
     let mut lower = lowers.clone();
     if lower.is_empty() {
         lower.push(ws.empty());
@@ -159,7 +159,7 @@ fn run_inner(
     for p in &outcome.created_mountpoints {
         drop_unchanged_parents(&upper, &lowers, p);
     }
-    r.commit_dir(&upper, true, Vec::new(), &created_by)
+    r.commit_run(ws, &created_by)
 }
 
 /// argv of the RUN: exec form as is; shell form (and heredoc scripts) through SHELL.

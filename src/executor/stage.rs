@@ -7,13 +7,11 @@ use super::caching::apply_hit;
 use super::fetch::{fetch, is_url, Fetched};
 use super::graph::Build;
 use super::metadata;
-use super::mounts::OverlayView;
 use super::sources::find_sources;
 use super::state::ImageState;
-use super::workspace::{is_empty_dir, Workspace};
+
 use super::ExecError;
 use crate::cache::{CacheKey, KeyBuilder};
-use crate::layer::DiffOptions;
 use crate::parser::args::Scope;
 use crate::parser::instructions::{parse_instruction, Command, Instruction, MountType};
 use crate::progress;
@@ -62,6 +60,10 @@ pub(super) struct StageRunner<'b, 's> {
     downloads: Option<tempfile::TempDir>,
     /// `[name ` prefix of progress lines (empty for a one-stage file).
     label: String,
+    /// A RUN layer still being written ([`super::commit`]).
+    pub(super) pending: Option<super::pending::PendingCommit>,
+    /// Background commits started so far (tells a step whether it deferred one).
+    pub(super) commits_started: usize,
     step_no: usize,
     steps: usize,
 }
@@ -138,6 +140,8 @@ impl<'b, 's> StageRunner<'b, 's> {
             fetched: std::collections::HashMap::new(),
             downloads: None,
             label,
+            pending: None,
+            commits_started: 0,
             step_no: 1,
             steps,
         })
@@ -183,6 +187,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                 },
             })?;
         }
+        self.settle()?;
         Ok(StageOutput {
             state: self.state,
             scope: self.scope,
@@ -207,6 +212,10 @@ impl<'b, 's> StageRunner<'b, 's> {
             .step(raw)
             .map_err(|e| ExecError::Dockerfile(e.to_string()))?;
         let command = step.command;
+        // Only a RUN may run on top of a layer still being committed.
+        if !matches!(command.instruction, Instruction::Run(_)) {
+            self.settle()?;
+        }
         self.fetched.clear();
         self.downloads = None;
         let key = self.step_key(&command)?;
@@ -218,6 +227,7 @@ impl<'b, 's> StageRunner<'b, 's> {
                 | Instruction::Run(_)
         );
         let layers_before = self.state.layers.len();
+        let commits_before = self.commits_started;
         if let Instruction::Workdir(dir) = &command.instruction {
             metadata::set_workdir(&mut self.state, dir);
         }
@@ -227,6 +237,7 @@ impl<'b, 's> StageRunner<'b, 's> {
             if let Some(hit) = self.b.cache.lookup(&self.stage_name, &key) {
                 // Metadata steps have no progress line, hit or not (as BuildKit).
                 let step = layer_step.then(|| self.b.progress.step(self.step_name(&command)));
+                self.settle()?;
                 apply_hit(&mut self.state, hit)?;
                 if let Some(step) = step {
                     step.cached();
@@ -252,10 +263,17 @@ impl<'b, 's> StageRunner<'b, 's> {
             }
         }
         if cacheable {
-            let new_layer = layer_step && self.state.layers.len() > layers_before;
-            self.b
-                .cache
-                .put(&key, &self.state, new_layer, &self.step_name(&command));
+            let name = self.step_name(&command);
+            match self.pending.as_mut() {
+                // Recorded when its layer is known.
+                Some(p) if self.commits_started > commits_before => {
+                    p.record = Some((key.clone(), name));
+                }
+                _ => {
+                    let new_layer = layer_step && self.state.layers.len() > layers_before;
+                    self.b.cache.put(&key, &self.state, new_layer, &name);
+                }
+            }
         }
         self.layer_keys.push(key.clone());
         self.key = key;
@@ -404,75 +422,6 @@ impl<'b, 's> StageRunner<'b, 's> {
             super::fsops::make_dirs(root, &target, owner)
         });
         finish_step(step, result)
-    }
-
-    /// Runs `f` on a read-write overlay of the current image, then commits
-    /// the upper dir as a layer (or an empty history entry when nothing
-    /// changed).
-    pub fn in_overlay(
-        &mut self,
-        step: &mut progress::Step,
-        created_by: &str,
-        f: impl FnOnce(&std::path::Path) -> Result<(), ExecError>,
-    ) -> Result<(), ExecError> {
-        let ws = Workspace::new(self.b.store.tmp_dir())?;
-        let lowers = self.state.lower_dirs(self.b.store)?;
-        let view =
-            OverlayView::read_write(&lowers, &ws.empty(), &ws.upper(), &ws.work(), &ws.merged())?;
-        let result = f(view.path());
-        view.unmount()?;
-        result?;
-        let _ = step;
-        self.commit_dir(&ws.upper(), true, Vec::new(), created_by)
-    }
-
-    /// Commits `dir` (an overlay upper, or a plain dir for `--link`) as the
-    /// next layer; an empty dir records an empty history entry instead.
-    pub fn commit_dir(
-        &mut self,
-        dir: &std::path::Path,
-        overlay_upper: bool,
-        exclude: Vec<std::path::PathBuf>,
-        created_by: &str,
-    ) -> Result<(), ExecError> {
-        if is_empty_dir(dir) {
-            return self.state.add_empty(self.b.created, created_by);
-        }
-        let opts = DiffOptions {
-            exclude,
-            source_date_epoch: self.b.req.source_date_epoch,
-            overlay_upper,
-        };
-        let started = std::time::Instant::now();
-        let (desc, blob) = self
-            .b
-            .store
-            .put_layer_from_dir(dir, &opts, self.b.req.compression)?;
-        log::debug!(
-            "committed {} ({} bytes of tar, {} stored) in {:?}",
-            blob.diff_id,
-            blob.tar_size,
-            blob.size,
-            started.elapsed()
-        );
-        self.state
-            .add_layer(desc, &blob, self.b.created, created_by)?;
-        // The dir already is the layer in overlay-lower form (whiteout devices,
-        // opaque xattrs): keep it as the unpacked layer instead of unpacking
-        // the blob again for the next step. Without excludes only, so that
-        // it holds exactly what the blob holds.
-        if opts.exclude.is_empty() {
-            if let Some(chain) = self.state.top_chain() {
-                let adopted = self.b.store.unpacked_layer(&chain, |diff| {
-                    std::fs::remove_dir(diff)?;
-                    std::fs::rename(dir, diff)
-                });
-                if let Err(e) = adopted {
-                    log::debug!("keeping the layer dir of {chain}: {e}");
-                }
-            }
-        }
-        Ok(())
     }
 }
 

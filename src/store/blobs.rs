@@ -79,11 +79,15 @@ impl Store {
         digest: &Digest,
         size: u64,
     ) -> Result<Descriptor, StoreError> {
-        let dest = self.blob_path(digest);
-        if !dest.exists() {
-            fsutil::persist(tmp, &dest)?;
+        commit_blob_at(&self.root, tmp, media_type, digest, size)
+    }
+
+    /// A handle that writes layer blobs into this store from any thread.
+    pub fn layer_writer(&self) -> LayerWriter {
+        LayerWriter {
+            root: self.root.clone(),
+            tmp: self.tmp_dir().to_path_buf(),
         }
-        Ok(descriptor(media_type, digest, size))
     }
 
     /// Writes the layer for `dir` straight into the store.
@@ -93,13 +97,8 @@ impl Store {
         opts: &DiffOptions,
         compression: Compression,
     ) -> Result<(Descriptor, LayerBlob), StoreError> {
-        let tmp = DirectWriter::new(self.temp_file()?);
-        let (tmp, blob) = layer::write_layer_blob(dir, opts, compression, tmp)?;
-        let tmp = tmp
-            .finish()
-            .map_err(|e| StoreError::io(self.tmp_dir(), e))?;
-        let desc = self.commit_blob(tmp, blob.media_type.clone(), &blob.digest, blob.size)?;
-        Ok((desc, blob))
+        self.layer_writer()
+            .put_layer_from_dir(dir, opts, compression)
     }
 
     /// Stores an uncompressed layer tar stream, compressing it.
@@ -108,13 +107,7 @@ impl Store {
         tar: impl Read,
         compression: Compression,
     ) -> Result<(Descriptor, LayerBlob), StoreError> {
-        let tmp = DirectWriter::new(self.temp_file()?);
-        let (tmp, blob) = layer::compress_tar_stream(tar, compression, tmp)?;
-        let tmp = tmp
-            .finish()
-            .map_err(|e| StoreError::io(self.tmp_dir(), e))?;
-        let desc = self.commit_blob(tmp, blob.media_type.clone(), &blob.digest, blob.size)?;
-        Ok((desc, blob))
+        self.layer_writer().put_layer_from_tar(tar, compression)
     }
 
     /// Opens a blob for reading.
@@ -154,5 +147,73 @@ impl Store {
             });
         }
         Ok(())
+    }
+}
+
+fn commit_blob_at(
+    root: &Path,
+    tmp: tempfile::NamedTempFile,
+    media_type: MediaType,
+    digest: &Digest,
+    size: u64,
+) -> Result<Descriptor, StoreError> {
+    let dest = root.join("blobs/sha256").join(digest.hex());
+    if !dest.exists() {
+        fsutil::persist(tmp, &dest)?;
+    }
+    Ok(descriptor(media_type, digest, size))
+}
+
+/// Writes layer blobs into a store; owned, so a build can commit a layer on
+/// another thread while its next step runs. Valid while the [`Store`] it
+/// came from is open (its temp dir goes with it).
+#[derive(Clone, Debug)]
+pub struct LayerWriter {
+    root: PathBuf,
+    tmp: PathBuf,
+}
+
+impl LayerWriter {
+    fn temp_file(&self) -> Result<DirectWriter<tempfile::NamedTempFile>, StoreError> {
+        tempfile::NamedTempFile::new_in(&self.tmp)
+            .map(DirectWriter::new)
+            .map_err(|e| StoreError::io(&self.tmp, e))
+    }
+
+    fn commit(
+        &self,
+        tmp: DirectWriter<tempfile::NamedTempFile>,
+        blob: LayerBlob,
+    ) -> Result<(Descriptor, LayerBlob), StoreError> {
+        let tmp = tmp.finish().map_err(|e| StoreError::io(&self.tmp, e))?;
+        let desc = commit_blob_at(
+            &self.root,
+            tmp,
+            blob.media_type.clone(),
+            &blob.digest,
+            blob.size,
+        )?;
+        Ok((desc, blob))
+    }
+
+    /// Writes the layer for `dir` straight into the store.
+    pub fn put_layer_from_dir(
+        &self,
+        dir: &Path,
+        opts: &DiffOptions,
+        compression: Compression,
+    ) -> Result<(Descriptor, LayerBlob), StoreError> {
+        let (tmp, blob) = layer::write_layer_blob(dir, opts, compression, self.temp_file()?)?;
+        self.commit(tmp, blob)
+    }
+
+    /// Stores an uncompressed layer tar stream, compressing it.
+    pub fn put_layer_from_tar(
+        &self,
+        tar: impl Read,
+        compression: Compression,
+    ) -> Result<(Descriptor, LayerBlob), StoreError> {
+        let (tmp, blob) = layer::compress_tar_stream(tar, compression, self.temp_file()?)?;
+        self.commit(tmp, blob)
     }
 }

@@ -30,6 +30,7 @@ mod images;
 mod index;
 mod layers;
 
+pub use blobs::LayerWriter;
 pub use gc::{GcStats, GC_ROOTS_DIR};
 pub use images::{ImageRecord, Removed};
 
