@@ -27,7 +27,18 @@ fn rebuilds_hit_the_cache_step_by_step() {
     w.file("deps.txt", "d1");
     w.file("app.txt", "a1");
     assert_eq!(cached(&w.build(DF, &["-t", "c"])), 0);
+    let first = w.inspect("c");
+    let index = w.store().join("index.json");
+    let index_mtime = std::fs::metadata(&index).and_then(|m| m.modified()).ok();
+    // A later second: a fully cached rebuild is still the same image (its
+    // created time is its newest step's, as BuildKit) and writes nothing.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_eq!(cached(&w.build(DF, &["-t", "c"])), 4, "no-op rebuild");
+    let again = w.inspect("c");
+    assert_eq!(again["Id"], first["Id"], "no-op rebuild changed the image");
+    assert_eq!(again["Created"], first["Created"]);
+    let index_mtime_after = std::fs::metadata(&index).and_then(|m| m.modified()).ok();
+    assert_eq!(index_mtime_after, index_mtime, "no-op rebuild rewrote index.json");
     w.file("app.txt", "a2");
     let p = w.build(DF, &["-t", "c"]);
     assert_eq!(cached(&p), 2, "only the app steps re-run:\n{p}");

@@ -209,10 +209,21 @@ pub(super) fn run(
         }
         cfg.set_labels(Some(labels));
     }
-    // The image's creation time is its build's (SOURCE_DATE_EPOCH when given).
-    state
-        .config
-        .set_created(Some(crate::image::config::rfc3339(build.created)));
+    // The image's creation time is SOURCE_DATE_EPOCH when given, else its
+    // newest history entry's, as BuildKit: a rebuild that hit the cache at
+    // every step gives the same image (same ID), not a new one of this second.
+    let newest_step = match req.source_date_epoch {
+        Some(_) => None,
+        None => state
+            .config
+            .history()
+            .iter()
+            .flatten()
+            .filter_map(|h| h.created().clone())
+            .next_back(),
+    };
+    let created = newest_step.unwrap_or_else(|| crate::image::config::rfc3339(build.created));
+    state.config.set_created(Some(created));
     if let Some(p) = &req.platform {
         state.config.set_architecture(p.arch.as_str().into());
         state.config.set_os(p.os.as_str().into());

@@ -48,22 +48,28 @@ impl Store {
 
     /// The current index entries (empty for a new store).
     pub(super) fn read_index(&self) -> Result<Vec<IndexEntry>, StoreError> {
+        Ok(self.read_index_with_bytes()?.1)
+    }
+
+    /// The entries and the file's bytes (`None` for a new store).
+    fn read_index_with_bytes(&self) -> Result<(Option<Vec<u8>>, Vec<IndexEntry>), StoreError> {
         let path = self.index_path();
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((None, Vec::new())),
             Err(e) => return Err(StoreError::io(&path, e)),
         };
         let index: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| StoreError::Json {
             path: path.display().to_string(),
             source: e,
         })?;
-        Ok(index
+        let entries = index
             .manifests()
             .iter()
             .cloned()
             .map(|desc| IndexEntry { desc })
-            .collect())
+            .collect();
+        Ok((Some(bytes), entries))
     }
 
     /// Runs `f` on the index entries under the index lock and writes the result.
@@ -72,7 +78,7 @@ impl Store {
         f: impl FnOnce(&mut Vec<IndexEntry>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let _guard = fsutil::lock_exclusive(&self.lock_path("index.lock"))?;
-        let mut entries = self.read_index()?;
+        let (before, mut entries) = self.read_index_with_bytes()?;
         let out = f(&mut entries)?;
         let manifests: Vec<&Descriptor> = entries.iter().map(|e| &e.desc).collect();
         let doc = serde_json::json!({
@@ -81,7 +87,10 @@ impl Store {
             "manifests": manifests,
         });
         let bytes = canonical_json(&doc)?;
-        fsutil::write_atomic(self.tmp_dir(), &self.index_path(), &bytes)?;
+        // Re-tagging an image with the name it has (a no-op rebuild) writes nothing.
+        if before.as_deref() != Some(&bytes[..]) {
+            fsutil::write_atomic(self.tmp_dir(), &self.index_path(), &bytes)?;
+        }
         Ok(out)
     }
 }
