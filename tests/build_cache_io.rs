@@ -38,7 +38,10 @@ fn rebuilds_hit_the_cache_step_by_step() {
     assert_eq!(again["Id"], first["Id"], "no-op rebuild changed the image");
     assert_eq!(again["Created"], first["Created"]);
     let index_mtime_after = std::fs::metadata(&index).and_then(|m| m.modified()).ok();
-    assert_eq!(index_mtime_after, index_mtime, "no-op rebuild rewrote index.json");
+    assert_eq!(
+        index_mtime_after, index_mtime,
+        "no-op rebuild rewrote index.json"
+    );
     w.file("app.txt", "a2");
     let p = w.build(DF, &["-t", "c"]);
     assert_eq!(cached(&p), 2, "only the app steps re-run:\n{p}");
@@ -88,4 +91,24 @@ fn rebuilds_hit_the_cache_step_by_step() {
         ],
     );
     assert_eq!(cached(&p), 4, "imported cache not used:\n{p}");
+}
+
+#[test]
+fn a_failed_run_keeps_the_cache_of_the_run_before_it() {
+    if !build_support::ready("a_failed_run_keeps_the_cache_of_the_run_before_it") {
+        return;
+    }
+    let w = World::new();
+    // The first RUN's layer is still being committed when the second fails.
+    let broken = "FROM localhost/busybox\n\
+        RUN head -c 3000000 /dev/zero > /big\n\
+        RUN exit 3\n";
+    let err = w.build_fails(broken, &[]);
+    assert!(
+        err.contains("exit 3") || err.contains("exit code: 3"),
+        "{err}"
+    );
+    let fixed = broken.replace("RUN exit 3", "RUN test -s /big");
+    let p = w.build(&fixed, &["-t", "fixed"]);
+    assert_eq!(cached(&p), 1, "the first RUN hits after the failure:\n{p}");
 }

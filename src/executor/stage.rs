@@ -177,7 +177,15 @@ impl<'b, 's> StageRunner<'b, 's> {
             if i >= trigger_count {
                 self.step_no += 1;
             }
-            self.command(command).map_err(|e| match e {
+            let result = self.command(command);
+            if result.is_err() {
+                // The step before a failed RUN still gets its layer and cache
+                // record, so the fixed rebuild starts from there.
+                if let Err(e) = self.settle() {
+                    log::warn!("{e}");
+                }
+            }
+            result.map_err(|e| match e {
                 ExecError::Canceled => e,
                 e => ExecError::Step {
                     file: self.b.req.dockerfile_name.clone(),
