@@ -1,7 +1,8 @@
 //! The sandbox's first process: created by clone(2) in the new namespaces,
 //! it waits for the parent's go, builds the filesystem (mounts/), sets the
-//! hostname and loopback, waits until the parent has moved it into its
-//! cgroup, enters a new cgroup namespace, forks the main process and then
+//! hostname and loopback, waits until the parent reports its network (and
+//! any cgroup part the init cannot join by itself) ready, enters a new
+//! cgroup namespace, forks the main process and then
 //! stays as PID 1:
 //! it reaps every zombie, forwards signals to the main process, and when
 //! the main process exits it kills everything left in the PID namespace,
@@ -58,6 +59,19 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
         let _ = channel::send(fds.sync, msg, None);
         sys::exit(1)
     };
+    // Join the cgroup before anything is charged to the parent's: as a
+    // single thread writing "0" to v1 `tasks` files, which (unlike the
+    // parent writing this pid to cgroup.procs) waits for no RCU grace
+    // period. The cgroup2 part was done by clone3 or is done by the parent.
+    for (index, file) in plan.cgroup_join.iter().enumerate() {
+        if let Err(errno) = join_cgroup(file) {
+            report(Failure {
+                step: Step::Cgroup,
+                index: index as u32,
+                errno,
+            });
+        }
+    }
     let mut go = [0u8; channel::MAX_PAYLOAD + 16];
     let received = match channel::recv_bytes(fds.sync, &mut go) {
         Ok(n) if n >= 16 => n,
@@ -141,6 +155,15 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
     let status = reap_until_main_exits(main);
     let _ = channel::send(fds.sync, Msg::new(channel::EXIT, 0, 0, status), None);
     sys::exit(exit_code(status))
+}
+
+/// Moves the calling thread (the whole init: it has one) into the group
+/// of a v1 `tasks` file.
+fn join_cgroup(tasks: &std::ffi::CStr) -> sys::SysResult<()> {
+    let fd = sys::open(tasks, libc::O_WRONLY | libc::O_CLOEXEC)?;
+    let written = sys::write_all(fd, b"0");
+    sys::close(fd);
+    written
 }
 
 fn failure(step: Step, errno: i32) -> Failure {

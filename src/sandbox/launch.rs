@@ -50,8 +50,17 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
     let mut warnings = Vec::new();
     let cgroup = create_cgroup(spec, detached, rootless, &mut warnings)?;
     let mut plan = Plan::prepare(spec, rootless, set_groups, &mount_point, &staging)?;
+    // The init joins its v1 groups itself and is created in its cgroup2
+    // group by clone3: the parent writing its pid to cgroup.procs would
+    // wait for an RCU grace period (~10 ms) on the start path.
+    let mut cgroup_v2_dir = None;
     if let Some(cgroup) = &cgroup {
         plan.set_cgroup_view(&cgroup.hierarchy_dirs())?;
+        plan.set_cgroup_join(&cgroup.v1_task_files())?;
+        if let Some(dir) = cgroup.v2_dir() {
+            let opened = std::fs::File::open(dir).map_err(|e| SandboxError::io("open", dir, e))?;
+            cgroup_v2_dir = Some(OwnedFd::from(opened));
+        }
     }
 
     let (parent_sync, child_sync) =
@@ -93,11 +102,21 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
     // sigwaitinfo (and the main process unblocks them): no handler of ours
     // may run in the child before it reset them.
     let old_mask = signals::block_all_signals();
-    let cloned = sys::clone_process(flags as libc::c_ulong);
+    let mut cloned = match &cgroup_v2_dir {
+        Some(dir) => sys::clone_into_cgroup(flags as u64, dir.as_raw_fd()),
+        None => sys::clone_process(flags as libc::c_ulong),
+    };
+    // Without clone3's CLONE_INTO_CGROUP (old kernel, seccomp policy, a
+    // group it refuses), the parent joins the init to the cgroup2 group.
+    let v2_join_pending = cgroup_v2_dir.is_some() && cloned.is_err();
+    if v2_join_pending {
+        cloned = sys::clone_process(flags as libc::c_ulong);
+    }
     if cloned == Ok(0) {
         init::child_main(&plan, &fds, &options);
     }
     signals::restore_signals(&old_mask);
+    drop(cgroup_v2_dir);
     let pid = cloned.map_err(|e| {
         SandboxError::sys(
             "clone the sandbox init",
@@ -125,7 +144,7 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
         warnings,
         reaped: false,
     };
-    if let Err(e) = launched.prepare_and_go(spec, &plan, mapping.as_ref()) {
+    if let Err(e) = launched.prepare_and_go(spec, &plan, mapping.as_ref(), v2_join_pending) {
         // The init builds its root while the cgroup join and the network
         // helper run: if it failed there, its error (not the helper's "no
         // such namespace") is what the user needs.
@@ -142,23 +161,26 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
 
 impl Launched {
     /// Id maps; "go" with resolv.conf; then "joined" once the init is in
-    /// its cgroup and the network helper serves its namespace.
+    /// its cgroup (`v2_join_pending`: the parent must still add it to the
+    /// cgroup2 group) and the network helper serves its namespace.
     fn prepare_and_go(
         &mut self,
         spec: &Spec,
         plan: &Plan,
         mapping: Option<&Mapping>,
+        v2_join_pending: bool,
     ) -> Result<(), SandboxError> {
         if let Some(mapping) = mapping {
             mapping.apply(self.pid)?;
         }
-        // Joining a v1 cgroup waits for an RCU grace period (~10 ms) and
-        // slirp4netns takes as long to start: the join runs on a thread
-        // while the helper starts here and the init builds its root (with
-        // the resolv.conf the helper will serve); the init enters its cgroup
-        // namespace and starts the main process only after JOINED.
+        // A cgroup.procs write waits for an RCU grace period (~10 ms) and
+        // slirp4netns takes about as long to start: a pending join runs on
+        // a thread while the helper starts here and the init builds its
+        // root (with the resolv.conf the helper will serve); the init
+        // enters its cgroup namespace and starts the main process only
+        // after JOINED.
         let pid = self.pid;
-        let cgroup = self.cgroup.as_ref();
+        let cgroup = self.cgroup.as_ref().filter(|_| v2_join_pending);
         let sync = self.sync.as_raw_fd();
         let needs_network = spec.network == NetworkMode::Private || !spec.port_forwards.is_empty();
         let resolv = if needs_network {
@@ -176,7 +198,7 @@ impl Launched {
             )
         })?;
         std::thread::scope(|scope| {
-            let joining = cgroup.map(|cgroup| scope.spawn(move || cgroup.add_pid(pid)));
+            let joining = cgroup.map(|cgroup| scope.spawn(move || cgroup.add_pid_v2(pid)));
             if needs_network {
                 let (attachment, warning) =
                     NetworkAttachment::attach_with(spec.network, pid, &spec.port_forwards)?;
