@@ -74,6 +74,14 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
     } else {
         None
     };
+    // The network helper exits when the init does (EOF on this pipe, whose
+    // write end only the init keeps), not with this process: a container
+    // keeps its network when its monitor is killed.
+    let lifeline = if spec.network == NetworkMode::Private {
+        Some(channel::pipe().map_err(|e| SandboxError::sys("create a pipe", e))?)
+    } else {
+        None
+    };
     let raw = |fd: Option<&OwnedFd>| fd.map_or(-1, AsRawFd::as_raw_fd);
     let mut fds = ChildFds {
         sync: child_sync.as_raw_fd(),
@@ -82,8 +90,13 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
         stderr: raw(outputs.as_ref().map(|o| &o.1 .1)),
         keep: Vec::new(),
     };
-    fds.keep
-        .extend([fds.sync, fds.exec_report, fds.stdout, fds.stderr]);
+    fds.keep.extend([
+        fds.sync,
+        fds.exec_report,
+        fds.stdout,
+        fds.stderr,
+        raw(lifeline.as_ref().map(|l| &l.1)),
+    ]);
     fds.keep.retain(|fd| *fd >= 0);
     fds.keep.sort_unstable();
     let options = InitOptions {
@@ -124,6 +137,7 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
         )
     })?;
     drop((child_sync, exec_write));
+    let lifeline = lifeline.map(|(read, _write)| read);
     let (stdout, stderr) = match outputs {
         Some(((out_read, out_write), (err_read, err_write))) => {
             drop((out_write, err_write));
@@ -144,7 +158,9 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
         warnings,
         reaped: false,
     };
-    if let Err(e) = launched.prepare_and_go(spec, &plan, mapping.as_ref(), v2_join_pending) {
+    if let Err(e) =
+        launched.prepare_and_go(spec, &plan, mapping.as_ref(), v2_join_pending, lifeline)
+    {
         // The init builds its root while the cgroup join and the network
         // helper run: if it failed there, its error (not the helper's "no
         // such namespace") is what the user needs.
@@ -169,6 +185,7 @@ impl Launched {
         plan: &Plan,
         mapping: Option<&Mapping>,
         v2_join_pending: bool,
+        lifeline: Option<OwnedFd>,
     ) -> Result<(), SandboxError> {
         if let Some(mapping) = mapping {
             mapping.apply(self.pid)?;
@@ -200,8 +217,12 @@ impl Launched {
         std::thread::scope(|scope| {
             let joining = cgroup.map(|cgroup| scope.spawn(move || cgroup.add_pid_v2(pid)));
             if needs_network {
-                let (attachment, warning) =
-                    NetworkAttachment::attach_with(spec.network, pid, &spec.port_forwards)?;
+                let (attachment, warning) = NetworkAttachment::attach_tied(
+                    spec.network,
+                    pid,
+                    &spec.port_forwards,
+                    lifeline,
+                )?;
                 if let Some(warning) = warning {
                     log::warn!("{warning}");
                     self.warnings.push(warning);

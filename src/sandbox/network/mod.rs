@@ -19,6 +19,7 @@ mod slirp;
 pub use loopback::loopback_up;
 
 use std::net::IpAddr;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -186,6 +187,20 @@ impl NetworkAttachment {
         child_pid: i32,
         forwards: &[PortForward],
     ) -> Result<(NetworkAttachment, Option<String>), NetworkError> {
+        Self::attach_tied(mode, child_pid, forwards, None)
+    }
+
+    /// Like [`attach_with`](Self::attach_with); with a `lifeline` (the read
+    /// end of a pipe whose write end the namespace's own process holds),
+    /// slirp4netns exits when that process does, not with the caller: a
+    /// container's network outlives a killed monitor. Without one it exits
+    /// with the caller.
+    pub fn attach_tied(
+        mode: NetworkMode,
+        child_pid: i32,
+        forwards: &[PortForward],
+        lifeline: Option<OwnedFd>,
+    ) -> Result<(NetworkAttachment, Option<String>), NetworkError> {
         if mode != NetworkMode::Private {
             if !forwards.is_empty() {
                 return Err(NetworkError::PortForwardNeedsPrivate(mode));
@@ -198,7 +213,7 @@ impl NetworkAttachment {
         }
         for helper in [NetworkHelper::Slirp4netns, NetworkHelper::Pasta] {
             if find_in_path(helper.binary_name()).is_some() {
-                let attachment = Self::attach_using(helper, child_pid, forwards)?;
+                let attachment = Self::attach_helper(helper, child_pid, forwards, lifeline)?;
                 return Ok((attachment, None));
             }
         }
@@ -227,11 +242,20 @@ impl NetworkAttachment {
         child_pid: i32,
         forwards: &[PortForward],
     ) -> Result<NetworkAttachment, NetworkError> {
+        Self::attach_helper(helper, child_pid, forwards, None)
+    }
+
+    fn attach_helper(
+        helper: NetworkHelper,
+        child_pid: i32,
+        forwards: &[PortForward],
+        lifeline: Option<OwnedFd>,
+    ) -> Result<NetworkAttachment, NetworkError> {
         let binary = find_in_path(helper.binary_name())
             .ok_or(NetworkError::HelperMissing(helper.binary_name()))?;
         let helper = match helper {
             NetworkHelper::Slirp4netns => {
-                let mut slirp = slirp::Slirp::start(&binary, child_pid)?;
+                let mut slirp = slirp::Slirp::start(&binary, child_pid, lifeline)?;
                 for forward in forwards {
                     slirp.add_hostfwd(forward)?;
                 }
