@@ -317,6 +317,12 @@ impl ContainerStore {
     pub fn remove(&self, id: &str) -> Result<(), RunnerError> {
         let dir = self.dir(id);
         let cfg = dir.join("config.json");
+        let rd = self.run_dir.join(id);
+        // The runtime dir goes along when it is on the same filesystem
+        // (it is not when /run is a tmpfs, where deleting is cheap).
+        if dir.is_dir() {
+            let _ = fs::rename(&rd, dir.join("run"));
+        }
         if let Err(e) = super::trash::remove_dir(&self.trash, &dir) {
             log::debug!("deferred removal of {}: {e}", dir.display());
         }
@@ -330,7 +336,6 @@ impl ContainerStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(RunnerError::io(&dir, e)),
         }
-        let rd = self.run_dir.join(id);
         let _ = fs::remove_dir_all(rd);
         Ok(())
     }
