@@ -272,8 +272,11 @@ fn fifty_containers_leave_nothing_behind() {
         if let Ok(ns) = std::fs::read_link(entry.path().join("ns/net")) {
             assert!(
                 ns == host_ns || !netns.contains(&ns),
-                "leftover network namespace {ns:?} held by {:?}",
-                entry.path()
+                "leftover network namespace {ns:?} held by {:?} ({})",
+                entry.path(),
+                String::from_utf8_lossy(
+                    &std::fs::read(entry.path().join("cmdline")).unwrap_or_default()
+                )
             );
         }
     }

@@ -318,7 +318,7 @@ fn helper_main(
             if master >= 0 {
                 sys::close(master);
             }
-            process::exec_main(plan, stdio, exec_report)
+            process::exec_main(plan, stdio, exec_report, -1)
         }
         Ok(pid) => {
             let pass = (master >= 0).then_some(master);

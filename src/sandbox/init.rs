@@ -1,8 +1,10 @@
 //! The sandbox's first process: created by clone(2) in the new namespaces,
 //! it waits for the parent's go, builds the filesystem (mounts/), sets the
-//! hostname and loopback, waits until the parent reports its network (and
-//! any cgroup part the init cannot join by itself) ready, enters a new
-//! cgroup namespace, forks the main process and then
+//! hostname and loopback, enters a new cgroup namespace, forks the main
+//! process (which drops its privileges) and releases its execve once the
+//! parent reports the network (and any cgroup part the init cannot join by
+//! itself) ready — or, with a cgroup join pending, waits for that before
+//! entering the cgroup namespace and forking — and then
 //! stays as PID 1:
 //! it reaps every zombie, forwards signals to the main process, and when
 //! the main process exits it kills everything left in the PID namespace,
@@ -78,6 +80,7 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
         // The parent went away or failed: nothing to do.
         _ => sys::exit(1),
     };
+    let early_fork = Msg::from_bytes(&go).is_some_and(|m| m.a == channel::GO_EARLY_FORK);
     let resolv = if plan.resolv_from_go {
         go.get(16..received)
     } else {
@@ -103,11 +106,10 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
             report(failure(Step::Loopback, errno));
         }
     }
-    // The parent moves this process into its cgroup while the mounts are
-    // built; the cgroup namespace must be rooted there.
-    let mut joined = [0u8; 16];
-    if !matches!(channel::recv_bytes(fds.sync, &mut joined), Ok(16)) {
-        sys::exit(1)
+    // The cgroup namespace must be rooted in the final group: with a
+    // cgroup2 join left to the parent, wait for JOINED first.
+    if !early_fork {
+        wait_joined(fds.sync);
     }
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         report(Failure {
@@ -131,23 +133,40 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
             Err(e) => report(failure(Step::Pty, e)),
         },
     };
+    // Early, the main process drops its privileges while the network
+    // helper starts and execs when released through this pipe.
+    let (start_read, start_write) = if early_fork {
+        match start_pipe() {
+            Ok(ends) => ends,
+            Err(e) => report(failure(Step::Fork, e)),
+        }
+    } else {
+        (-1, -1)
+    };
     let main = match sys::clone_process(0) {
         Ok(0) => {
             sys::close(fds.sync);
-            if master >= 0 {
-                sys::close(master);
+            for fd in [master, start_write] {
+                if fd >= 0 {
+                    sys::close(fd);
+                }
             }
-            process::exec_main(&plan.process, stdio, fds.exec_report)
+            process::exec_main(&plan.process, stdio, fds.exec_report, start_read)
         }
         Ok(pid) => pid,
         Err(e) => report(failure(Step::Fork, e)),
     };
     let pass = (master >= 0).then_some(master);
     let _ = channel::send(fds.sync, Msg::new(channel::READY, main as u32, 0, 0), pass);
-    for fd in [master, fds.exec_report, fds.stdout, fds.stderr] {
+    for fd in [master, fds.exec_report, fds.stdout, fds.stderr, start_read] {
         if fd >= 0 {
             sys::close(fd);
         }
+    }
+    if early_fork {
+        wait_joined(fds.sync);
+        let _ = sys::write_all(start_write, b"1");
+        sys::close(start_write);
     }
     if let ChildStdio::Pty { slave } = stdio {
         sys::close(slave);
@@ -155,6 +174,27 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
     let status = reap_until_main_exits(main);
     let _ = channel::send(fds.sync, Msg::new(channel::EXIT, 0, 0, status), None);
     sys::exit(exit_code(status))
+}
+
+/// Waits for JOINED (cgroup and network ready); exits when the parent is
+/// gone, which takes the whole sandbox with this PID 1.
+fn wait_joined(sync: i32) {
+    let mut joined = [0u8; 16];
+    if !matches!(channel::recv_bytes(sync, &mut joined), Ok(16)) {
+        sys::exit(1)
+    }
+}
+
+/// A close-on-exec pipe as (read, write) raw fds.
+fn start_pipe() -> sys::SysResult<(i32, i32)> {
+    let mut ends = [-1i32; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    Ok((ends[0], ends[1]))
 }
 
 /// Moves the calling thread (the whole init: it has one) into the group

@@ -193,9 +193,10 @@ impl Launched {
         // A cgroup.procs write waits for an RCU grace period (~10 ms) and
         // slirp4netns takes about as long to start: a pending join runs on
         // a thread while the helper starts here and the init builds its
-        // root (with the resolv.conf the helper will serve); the init
-        // enters its cgroup namespace and starts the main process only
-        // after JOINED.
+        // root (with the resolv.conf the helper will serve). Without a
+        // pending join the init also forks the main process, which drops
+        // its privileges and waits; JOINED releases its execve. With one,
+        // the init enters its cgroup namespace and forks only after JOINED.
         let pid = self.pid;
         let cgroup = self.cgroup.as_ref().filter(|_| v2_join_pending);
         let sync = self.sync.as_raw_fd();
@@ -205,7 +206,12 @@ impl Launched {
         } else {
             String::new()
         };
-        let mut packet = Msg::new(channel::GO, 0, 0, 0).to_packet();
+        let early = if v2_join_pending {
+            0
+        } else {
+            channel::GO_EARLY_FORK
+        };
+        let mut packet = Msg::new(channel::GO, early, 0, 0).to_packet();
         let payload = resolv.as_bytes();
         packet.extend_from_slice(&payload[..payload.len().min(channel::MAX_PAYLOAD)]);
         channel::send_bytes(sync, &packet, None).map_err(|e| {
