@@ -11,9 +11,7 @@
 
 use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 /// Entries younger than this may still be in the hands of their remover.
@@ -58,35 +56,82 @@ fn remove_now(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Starts a detached `rm -rf -- target` (own process group, no terminal,
-/// empty environment); reaped on a thread while this process lives.
+/// Starts a detached `rm -rf -- target` (own process group, stdio on
+/// /dev/null, empty environment) without waiting for it to exec: a
+/// posix_spawn (what std's Command does) blocks until the child's execve
+/// is done, which takes milliseconds when the CPUs are busy. The child is
+/// a fork-like raw clone (no glibc fork handlers, this process is
+/// multi-threaded) that only makes async-signal-safe calls; it is reaped
+/// on a thread while this process lives.
 fn spawn_remover(target: &Path) -> bool {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
     let Some(rm) = ["/usr/bin/rm", "/bin/rm"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
     else {
         return false;
     };
-    let spawned = Command::new(rm)
-        .args(["-rf", "--"])
-        .arg(target)
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn();
-    match spawned {
-        Ok(mut child) => {
-            std::thread::spawn(move || child.wait());
-            true
+    let (Ok(path), Ok(target)) = (
+        CString::new(rm),
+        CString::new(target.as_os_str().as_bytes()),
+    ) else {
+        return false;
+    };
+    let argv = [
+        path.as_ptr(),
+        c"-rf".as_ptr(),
+        c"--".as_ptr(),
+        target.as_ptr(),
+        std::ptr::null(),
+    ];
+    let envp = [std::ptr::null::<libc::c_char>()];
+    let Ok(null) = fs::File::options().read(true).write(true).open("/dev/null") else {
+        return false;
+    };
+    let null = std::os::fd::AsRawFd::as_raw_fd(&null);
+    // SAFETY: sigset_t is plain data; sigfillset/sigemptyset initialize it.
+    let (mut all, mut old, mut none): (libc::sigset_t, libc::sigset_t, libc::sigset_t) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: plain syscalls on local data. No handler of ours may run in
+    // the child before execve, so signals are blocked around the clone;
+    // without CLONE_VM the child works on a copy of this memory (argv
+    // included) and continues on a copy of this stack, like fork().
+    let pid = unsafe {
+        libc::sigfillset(&mut all);
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let pid = libc::syscall(
+            libc::SYS_clone,
+            libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        );
+        if pid == 0 {
+            libc::setpgid(0, 0);
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            libc::execve(argv[0], argv.as_ptr(), envp.as_ptr());
+            libc::_exit(127);
         }
-        Err(e) => {
-            log::debug!("starting rm for {}: {e}", target.display());
-            false
-        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        pid
+    };
+    if pid < 0 {
+        log::debug!("starting rm: {}", std::io::Error::last_os_error());
+        return false;
     }
+    let pid = pid as libc::pid_t;
+    std::thread::spawn(move || {
+        let mut status = 0;
+        // SAFETY: waitpid on our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+    });
+    true
 }
 
 /// Deletes trash entries older than a minute (their remover was killed).
