@@ -255,7 +255,10 @@ impl NetworkAttachment {
             .ok_or(NetworkError::HelperMissing(helper.binary_name()))?;
         let helper = match helper {
             NetworkHelper::Slirp4netns => {
-                let mut slirp = slirp::Slirp::start(&binary, child_pid, lifeline)?;
+                // Tied to a sandbox, every forward is known now; others may
+                // add forwards later.
+                let with_api = lifeline.is_none() || !forwards.is_empty();
+                let mut slirp = slirp::Slirp::start(&binary, child_pid, lifeline, with_api)?;
                 for forward in forwards {
                     slirp.add_hostfwd(forward)?;
                 }

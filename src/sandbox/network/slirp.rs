@@ -3,8 +3,10 @@
 //! reports readiness on a pipe, adds port forwards through its JSON API
 //! socket, and exits when its exit pipe reports EOF: when we close it, or,
 //! given a lifeline, when the namespace's process exits. It runs in its own
-//! process group with stderr in a file, so neither a signal to our group
-//! (Ctrl-C) nor our death (SIGPIPE) stops it early.
+//! process group, so a signal to ours (Ctrl-C) does not stop it early, and
+//! it ignores SIGPIPE, so our death does not either. The API socket (and
+//! its directory) exists only when asked for: creating and removing it
+//! costs block allocations on the start and exit paths.
 //!
 //! `--disable-host-loopback` keeps the sandbox from reaching services bound
 //! to the host's 127.0.0.1 through the gateway address.
@@ -32,26 +34,21 @@ pub struct Slirp {
     child: Option<Child>,
     /// Closing this tells slirp4netns to exit (None with a lifeline).
     exit_pipe: Option<OwnedFd>,
-    api_dir: PathBuf,
+    /// The API socket's directory, when started with one.
+    api_dir: Option<PathBuf>,
 }
 
 impl Slirp {
     /// `lifeline`: the read end of a pipe whose write end the namespace's
     /// process holds; slirp4netns then exits with that process instead of
-    /// with us.
+    /// with us. `with_api`: start the API socket (for port forwards).
     pub fn start(
         binary: &Path,
         pid: i32,
         lifeline: Option<OwnedFd>,
+        with_api: bool,
     ) -> Result<Slirp, NetworkError> {
-        let api_dir = private_dir()?;
-        let socket = api_dir.join("api.sock");
-        let stderr_path = api_dir.join("stderr");
-        let stderr = std::fs::File::create(&stderr_path).map_err(|source| NetworkError::Io {
-            op: "create",
-            path: stderr_path.clone(),
-            source,
-        })?;
+        let api_dir = if with_api { Some(private_dir()?) } else { None };
         let (ready_read, ready_write) = pipe()?;
         let (exit_read, exit_write) = match lifeline {
             Some(read) => (read, None),
@@ -69,17 +66,18 @@ impl Slirp {
         inheritable(&ready_write)?;
         inheritable(&exit_read)?;
         let mut command = Command::new(binary);
+        command.args(["--configure", "--mtu=65520", "--disable-host-loopback"]);
+        if let Some(dir) = &api_dir {
+            command.arg("--api-socket").arg(dir.join("api.sock"));
+        }
         command
-            .args(["--configure", "--mtu=65520", "--disable-host-loopback"])
-            .arg("--api-socket")
-            .arg(&socket)
             .arg(format!("--ready-fd={}", ready_write.as_raw_fd()))
             .arg(format!("--exit-fd={}", exit_read.as_raw_fd()))
             .arg(pid.to_string())
             .arg("tap0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(stderr)
+            .stderr(Stdio::piped())
             .process_group(0);
         let spawned = command.spawn();
         // Our copies must close so EOF on the ready pipe means "it died".
@@ -120,8 +118,11 @@ impl Slirp {
             forward: forward.to_string(),
             detail,
         };
+        let Some(dir) = &self.api_dir else {
+            return Err(fail("slirp4netns was started without an API socket".into()));
+        };
         let mut stream =
-            UnixStream::connect(self.api_dir.join("api.sock")).map_err(|e| fail(e.to_string()))?;
+            UnixStream::connect(dir.join("api.sock")).map_err(|e| fail(e.to_string()))?;
         stream
             .set_read_timeout(Some(READY_TIMEOUT))
             .map_err(|e| fail(e.to_string()))?;
@@ -164,7 +165,11 @@ impl Slirp {
                 Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             }
         }
-        std::fs::read_to_string(self.api_dir.join("stderr")).unwrap_or_default()
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        stderr
     }
 }
 
@@ -195,8 +200,10 @@ impl Drop for Slirp {
                 });
             }
         }
-        let _ = std::fs::remove_dir_all(&self.api_dir);
-        remove_stale_dirs();
+        if let Some(dir) = &self.api_dir {
+            let _ = std::fs::remove_dir_all(dir);
+            remove_stale_dirs();
+        }
     }
 }
 
