@@ -1,10 +1,9 @@
 //! The sandbox's first process: created by clone(2) in the new namespaces,
 //! it waits for the parent's go, builds the filesystem (mounts/), sets the
-//! hostname and loopback, enters a new cgroup namespace, forks the main
-//! process (which drops its privileges) and releases its execve once the
-//! parent reports the network (and any cgroup part the init cannot join by
-//! itself) ready — or, with a cgroup join pending, waits for that before
-//! entering the cgroup namespace and forking — and then
+//! hostname and loopback, enters a new cgroup namespace and forks the main
+//! process, which drops its privileges and execs when the parent says the
+//! network is ready (with a cgroup2 join left to the parent, the init waits
+//! for JOINED before entering the cgroup namespace and forking). It then
 //! stays as PID 1:
 //! it reaps every zombie, forwards signals to the main process, and when
 //! the main process exits it kills everything left in the PID namespace,
@@ -28,6 +27,9 @@ pub struct ChildFds {
     /// Write ends of the output pipes, or -1.
     pub stdout: i32,
     pub stderr: i32,
+    /// Read end of the start pipe: with an early fork, the parent's one
+    /// byte on it releases the main process's execve.
+    pub start: i32,
     /// Every fd to keep open, sorted; the others (>= 3) are closed.
     pub keep: Vec<i32>,
 }
@@ -134,39 +136,25 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
         },
     };
     // Early, the main process drops its privileges while the network
-    // helper starts and execs when released through this pipe.
-    let (start_read, start_write) = if early_fork {
-        match start_pipe() {
-            Ok(ends) => ends,
-            Err(e) => report(failure(Step::Fork, e)),
-        }
-    } else {
-        (-1, -1)
-    };
+    // helper starts, and execs when the parent writes to the start pipe.
+    let start = if early_fork { fds.start } else { -1 };
     let main = match sys::clone_process(0) {
         Ok(0) => {
             sys::close(fds.sync);
-            for fd in [master, start_write] {
-                if fd >= 0 {
-                    sys::close(fd);
-                }
+            if master >= 0 {
+                sys::close(master);
             }
-            process::exec_main(&plan.process, stdio, fds.exec_report, start_read)
+            process::exec_main(&plan.process, stdio, fds.exec_report, start)
         }
         Ok(pid) => pid,
         Err(e) => report(failure(Step::Fork, e)),
     };
     let pass = (master >= 0).then_some(master);
     let _ = channel::send(fds.sync, Msg::new(channel::READY, main as u32, 0, 0), pass);
-    for fd in [master, fds.exec_report, fds.stdout, fds.stderr, start_read] {
+    for fd in [master, fds.exec_report, fds.stdout, fds.stderr, fds.start] {
         if fd >= 0 {
             sys::close(fd);
         }
-    }
-    if early_fork {
-        wait_joined(fds.sync);
-        let _ = sys::write_all(start_write, b"1");
-        sys::close(start_write);
     }
     if let ChildStdio::Pty { slave } = stdio {
         sys::close(slave);
@@ -176,25 +164,14 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
     sys::exit(exit_code(status))
 }
 
-/// Waits for JOINED (cgroup and network ready); exits when the parent is
-/// gone, which takes the whole sandbox with this PID 1.
+/// Waits for JOINED (cgroup and network ready) before an early fork was
+/// allowed; exits when the parent is gone, which takes the whole sandbox
+/// with this PID 1.
 fn wait_joined(sync: i32) {
     let mut joined = [0u8; 16];
     if !matches!(channel::recv_bytes(sync, &mut joined), Ok(16)) {
         sys::exit(1)
     }
-}
-
-/// A close-on-exec pipe as (read, write) raw fds.
-fn start_pipe() -> sys::SysResult<(i32, i32)> {
-    let mut ends = [-1i32; 2];
-    // SAFETY: pipe2 writes two fds into the array.
-    if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
-    }
-    Ok((ends[0], ends[1]))
 }
 
 /// Moves the calling thread (the whole init: it has one) into the group

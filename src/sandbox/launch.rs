@@ -19,6 +19,15 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// What the init waits for after "go": the parent's cgroup2 join (then
+/// JOINED on the sync socket), or, with an early fork, one byte on `start`
+/// for the main process; and the network helper's lifeline.
+struct Waiting {
+    v2_join_pending: bool,
+    lifeline: Option<OwnedFd>,
+    start: OwnedFd,
+}
+
 /// A sandbox whose init runs; cleaned up by [`Launched::wait`] or on drop.
 pub struct Launched {
     pub pid: i32,
@@ -67,6 +76,10 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
         channel::socket_pair().map_err(|e| SandboxError::sys("create a socket pair", e))?;
     let (exec_read, exec_write) =
         channel::pipe().map_err(|e| SandboxError::sys("create a pipe", e))?;
+    // An early-forked main process execs on one byte from here (see
+    // prepare_and_go), sent straight to it rather than through the init.
+    let (start_send, start_recv) =
+        channel::socket_pair().map_err(|e| SandboxError::sys("create a socket pair", e))?;
     let outputs = if spec.stdio == StdioMode::Piped {
         let out = channel::pipe().map_err(|e| SandboxError::sys("create a pipe", e))?;
         let err = channel::pipe().map_err(|e| SandboxError::sys("create a pipe", e))?;
@@ -88,6 +101,7 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
         exec_report: exec_write.as_raw_fd(),
         stdout: raw(outputs.as_ref().map(|o| &o.0 .1)),
         stderr: raw(outputs.as_ref().map(|o| &o.1 .1)),
+        start: start_recv.as_raw_fd(),
         keep: Vec::new(),
     };
     fds.keep.extend([
@@ -95,6 +109,7 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
         fds.exec_report,
         fds.stdout,
         fds.stderr,
+        fds.start,
         raw(lifeline.as_ref().map(|l| &l.1)),
     ]);
     fds.keep.retain(|fd| *fd >= 0);
@@ -136,7 +151,7 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
             std::io::Error::from_raw_os_error(e),
         )
     })?;
-    drop((child_sync, exec_write));
+    drop((child_sync, exec_write, start_recv));
     let lifeline = lifeline.map(|(read, _write)| read);
     let (stdout, stderr) = match outputs {
         Some(((out_read, out_write), (err_read, err_write))) => {
@@ -158,9 +173,12 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
         warnings,
         reaped: false,
     };
-    if let Err(e) =
-        launched.prepare_and_go(spec, &plan, mapping.as_ref(), v2_join_pending, lifeline)
-    {
+    let waiting = Waiting {
+        v2_join_pending,
+        lifeline,
+        start: start_send,
+    };
+    if let Err(e) = launched.prepare_and_go(spec, &plan, mapping.as_ref(), waiting) {
         // The init builds its root while the cgroup join and the network
         // helper run: if it failed there, its error (not the helper's "no
         // such namespace") is what the user needs.
@@ -184,9 +202,13 @@ impl Launched {
         spec: &Spec,
         plan: &Plan,
         mapping: Option<&Mapping>,
-        v2_join_pending: bool,
-        lifeline: Option<OwnedFd>,
+        waiting: Waiting,
     ) -> Result<(), SandboxError> {
+        let Waiting {
+            v2_join_pending,
+            lifeline,
+            start,
+        } = waiting;
         if let Some(mapping) = mapping {
             mapping.apply(self.pid)?;
         }
@@ -247,10 +269,15 @@ impl Launched {
                     })
                 })?;
             }
-            // A failed send means the init already reported a setup error
-            // and exited: collect_setup reads that error.
-            let _ =
-                channel::send_bytes(sync, &Msg::new(channel::JOINED, 0, 0, 0).to_packet(), None);
+            // A failed send means the init (or the main process) already
+            // reported a setup error and exited: collect_setup or the exec
+            // pipe has that error.
+            if v2_join_pending {
+                let joined = Msg::new(channel::JOINED, 0, 0, 0).to_packet();
+                let _ = channel::send_bytes(sync, &joined, None);
+            } else {
+                let _ = channel::send_bytes(start.as_raw_fd(), b"1", None);
+            }
             let _ = plan;
             Ok(())
         })
