@@ -227,8 +227,9 @@ impl Cgroup {
     }
 
     /// The v1 `tasks` files a single-threaded process joins by writing "0"
-    /// (itself) into: since Linux 6.1 that skips the global lock whose RCU
-    /// grace period makes a cgroup.procs write of a pid take ~10 ms.
+    /// (itself) into: recent kernels then skip the global lock whose RCU
+    /// grace period makes a cgroup.procs write of a pid take ~10 ms
+    /// (measured on 6.18: 0.7 ms against 7 ms); older ones take it anyway.
     pub fn v1_task_files(&self) -> Vec<PathBuf> {
         match &self.driver {
             Some(Driver::V1(g)) => g.dirs.values().map(|d| d.join("tasks")).collect(),
