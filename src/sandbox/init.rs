@@ -176,7 +176,7 @@ fn wait_joined(sync: i32) {
 
 /// Moves the calling thread (the whole init: it has one) into the group
 /// of a v1 `tasks` file.
-fn join_cgroup(tasks: &std::ffi::CStr) -> sys::SysResult<()> {
+pub fn join_cgroup(tasks: &std::ffi::CStr) -> sys::SysResult<()> {
     let fd = sys::open(tasks, libc::O_WRONLY | libc::O_CLOEXEC)?;
     let written = sys::write_all(fd, b"0");
     sys::close(fd);
