@@ -212,13 +212,13 @@ impl Launched {
         if let Some(mapping) = mapping {
             mapping.apply(self.pid)?;
         }
-        // A cgroup.procs write waits for an RCU grace period (~10 ms) and
-        // slirp4netns takes about as long to start: a pending join runs on
-        // a thread while the helper starts here and the init builds its
-        // root (with the resolv.conf the helper will serve). Without a
-        // pending join the init also forks the main process, which drops
-        // its privileges and waits; JOINED releases its execve. With one,
-        // the init enters its cgroup namespace and forks only after JOINED.
+        // A pending cgroup.procs write (an RCU grace period, ~10 ms) runs on
+        // a thread while slirp4netns starts here and the init builds its
+        // root (with the resolv.conf the helper will serve); the init then
+        // forks only after JOINED. Without one, the init forks the main
+        // process at once; it drops its privileges and execs on one byte on
+        // `start`: slirp4netns's ready byte when it can send it there, else
+        // ours.
         let pid = self.pid;
         let cgroup = self.cgroup.as_ref().filter(|_| v2_join_pending);
         let sync = self.sync.as_raw_fd();
@@ -242,6 +242,7 @@ impl Launched {
                 std::io::Error::from_raw_os_error(e),
             )
         })?;
+        let mut start = (!v2_join_pending).then_some(start);
         std::thread::scope(|scope| {
             let joining = cgroup.map(|cgroup| scope.spawn(move || cgroup.add_pid_v2(pid)));
             if needs_network {
@@ -250,6 +251,7 @@ impl Launched {
                     pid,
                     &spec.port_forwards,
                     lifeline,
+                    &mut start,
                 )?;
                 if let Some(warning) = warning {
                     log::warn!("{warning}");
@@ -275,7 +277,7 @@ impl Launched {
             if v2_join_pending {
                 let joined = Msg::new(channel::JOINED, 0, 0, 0).to_packet();
                 let _ = channel::send_bytes(sync, &joined, None);
-            } else {
+            } else if let Some(start) = &start {
                 let _ = channel::send_bytes(start.as_raw_fd(), b"1", None);
             }
             let _ = plan;

@@ -118,6 +118,7 @@ pub enum Step {
     Seccomp,
     Setns,
     Cgroup,
+    Network,
 }
 
 impl Step {
@@ -151,6 +152,7 @@ impl Step {
             Seccomp,
             Setns,
             Cgroup,
+            Network,
         ]
         .into_iter()
         .find(|s| *s as u32 == value)
@@ -385,6 +387,9 @@ impl Plan {
             Step::NoNewPrivs => "set no_new_privs".into(),
             Step::Seccomp => "install the seccomp filter".into(),
             Step::Setns => "enter the sandbox namespaces".into(),
+            Step::Network => {
+                "start: the network helper exited before configuring the namespace".into()
+            }
             Step::Cgroup => match self.cgroup_join.get(index) {
                 Some(file) => format!(
                     "join the sandbox cgroup (write 0 to {})",
@@ -445,7 +450,7 @@ mod tests {
 
     #[test]
     fn steps_round_trip() {
-        for value in 1..=27 {
+        for value in 1..=28 {
             let step = Step::from_u32(value).expect("step");
             assert_eq!(step as u32, value);
         }

@@ -199,9 +199,10 @@ pub fn exec_main(plan: &ProcessPlan, stdio: ChildStdio, report: i32, start: i32)
         die(report, Step::Capabilities, e);
     }
     if start >= 0 {
+        // From the parent or straight from slirp4netns; EOF: it is gone.
         let mut byte = [0u8; 1];
         if sys::read(start, &mut byte) != Ok(1) {
-            sys::exit(EXIT_CANNOT_EXECUTE)
+            die(report, Step::Network, libc::ENETDOWN);
         }
         sys::close(start);
     }

@@ -42,14 +42,23 @@ impl Slirp {
     /// `lifeline`: the read end of a pipe whose write end the namespace's
     /// process holds; slirp4netns then exits with that process instead of
     /// with us. `with_api`: start the API socket (for port forwards).
+    /// `report_ready`: where slirp4netns writes its one ready byte instead
+    /// of to us; this then returns without waiting for it.
     pub fn start(
         binary: &Path,
         pid: i32,
         lifeline: Option<OwnedFd>,
         with_api: bool,
+        report_ready: Option<OwnedFd>,
     ) -> Result<Slirp, NetworkError> {
         let api_dir = if with_api { Some(private_dir()?) } else { None };
-        let (ready_read, ready_write) = pipe()?;
+        let (ready_read, ready_write) = match report_ready {
+            Some(write) => (None, write),
+            None => {
+                let (read, write) = pipe()?;
+                (Some(read), write)
+            }
+        };
         let (exit_read, exit_write) = match lifeline {
             Some(read) => (read, None),
             None => {
@@ -91,6 +100,9 @@ impl Slirp {
             child: Some(child),
             exit_pipe: exit_write,
             api_dir,
+        };
+        let Some(ready_read) = ready_read else {
+            return Ok(slirp);
         };
         if let Err(detail) = wait_ready(&ready_read) {
             let stderr = slirp.stop_and_collect_stderr();
