@@ -1,13 +1,13 @@
 //! Bad input and faults for the runner: docker's messages and exit codes
 //! for unknown images/containers (125), missing or non-executable commands
 //! (127/126), exec into a stopped container, rm of a running one, a taken
-//! port, name conflicts, kill -9 of the monitor (no state lost), a
-//! container ignoring SIGTERM (killed after the timeout), and 50 containers
-//! leaving no process, mount or cgroup behind.
+//! port, name conflicts, kill -9 of the monitor (no state lost, the network
+//! stays up), a container ignoring SIGTERM (killed after the timeout), and
+//! 50 containers leaving no process, mount or cgroup behind.
 
 mod runner_support;
 
-use runner_support::{can_run, is_running, Env};
+use runner_support::{can_run, external_address, has_tool, is_running, Env};
 use std::time::Duration;
 
 #[test]
@@ -145,6 +145,63 @@ fn monitor_kill_loses_no_state_and_stop_kills_after_timeout() {
     env.ok(&["rm", &id]);
 }
 
+/// The private network is up when the main process starts (its first
+/// command connects out), and its helper lives as long as the container,
+/// not its monitor: after kill -9 of the monitor the container still
+/// reaches the host.
+#[test]
+fn network_is_up_at_start_and_outlives_a_killed_monitor() {
+    if !can_run() || !has_tool("slirp4netns") {
+        return;
+    }
+    let Some(host_ip) = external_address() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no external address to connect to"
+        );
+        return;
+    };
+    let listener = std::net::TcpListener::bind((host_ip, 0)).expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let _ = std::io::Write::write_all(&mut stream, b"hello from the host\n");
+            }
+        }
+    });
+    let env = Env::new();
+    env.image("bb:1", &[], &["CMD [\"sh\"]"]);
+    let connect = format!("nc {host_ip} {port} </dev/null");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "bb:1",
+        "sh",
+        "-c",
+        &format!("ip -o -4 addr show tap0 | grep -c 10.0.2.100/24; {connect}"),
+    ]);
+    assert_eq!(out, "1\nhello from the host\n");
+    let id = env
+        .ok(&["run", "-d", "bb:1", "sleep", "100"])
+        .trim()
+        .to_string();
+    let monitor = env.state(&id)["monitor_pid"].as_i64().expect("monitor pid") as i32;
+    // SAFETY: kill(2) on a pid this test started.
+    unsafe {
+        libc::kill(monitor, libc::SIGKILL);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while is_running(monitor) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!is_running(monitor));
+    let out = env.ok(&["exec", &id, "sh", "-c", &connect]);
+    assert_eq!(out, "hello from the host\n");
+    env.ok(&["rm", "-f", &id]);
+    server.join().expect("server");
+}
+
 #[test]
 fn fifty_containers_leave_nothing_behind() {
     if !can_run() {
@@ -215,8 +272,11 @@ fn fifty_containers_leave_nothing_behind() {
         if let Ok(ns) = std::fs::read_link(entry.path().join("ns/net")) {
             assert!(
                 ns == host_ns || !netns.contains(&ns),
-                "leftover network namespace {ns:?} held by {:?}",
-                entry.path()
+                "leftover network namespace {ns:?} held by {:?} ({})",
+                entry.path(),
+                String::from_utf8_lossy(
+                    &std::fs::read(entry.path().join("cmdline")).unwrap_or_default()
+                )
             );
         }
     }

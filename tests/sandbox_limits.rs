@@ -1,6 +1,7 @@
 //! Resource limits through the real cgroups of this host: an allocation
 //! over the memory limit is reported as out of memory (137), a fork bomb
-//! stays inside its pids limit, and a CPU quota is applied.
+//! stays inside its pids limit, a CPU quota is applied, and every process
+//! of a sandbox is in its group in every cgroup hierarchy.
 
 mod common_cg;
 mod sandbox_support;
@@ -160,4 +161,52 @@ fn the_sandbox_sees_its_own_cgroup_read_only() {
     };
     let ran = run(&spec);
     assert_eq!(ran.stdout, "77\n", "{}", ran.stderr);
+}
+
+/// The init joins its v1 groups itself (a "0" written to `tasks`) and is
+/// cloned into its cgroup2 group: every hierarchy must list the init and
+/// the processes it started, with or without limits.
+#[test]
+fn every_process_is_in_every_hierarchy_of_the_group() {
+    if !ready() {
+        return;
+    }
+    let (_dir, root) = rootfs();
+    for limits in [
+        Limits::default(),
+        Limits {
+            pids: Some(50),
+            memory: Some(256 << 20),
+            ..Limits::default()
+        },
+    ] {
+        let mut spec = shell(&root, "sleep 100 & sleep 100");
+        spec.limits = limits;
+        let handle = rbuild::sandbox::start(&spec).expect("start");
+        let dirs = handle.cgroup().expect("cgroup").hierarchy_dirs();
+        assert!(!dirs.is_empty());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        for (name, dir) in &dirs {
+            // sh and its two sleeps appear once sh has forked them.
+            let procs = loop {
+                let procs = std::fs::read_to_string(dir.join("cgroup.procs")).expect("procs");
+                if procs.lines().count() >= 3 || std::time::Instant::now() > deadline {
+                    break procs;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            };
+            assert!(
+                procs.lines().any(|p| p == handle.pid.to_string()),
+                "init {} not in {name} {}: {procs}",
+                handle.pid,
+                dir.display()
+            );
+            assert!(procs.lines().count() >= 3, "{name}: {procs}");
+        }
+        handle
+            .kill(nix::sys::signal::Signal::SIGKILL)
+            .expect("kill");
+        handle.wait().expect("wait");
+        assert!(!dirs.iter().any(|(_, d)| d.exists()), "cgroup left behind");
+    }
 }

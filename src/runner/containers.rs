@@ -31,6 +31,8 @@ pub struct ContainerStore {
     dir: PathBuf,
     lock: PathBuf,
     run_dir: PathBuf,
+    /// Removed containers' directories on their way out (trash.rs).
+    trash: PathBuf,
 }
 
 impl ContainerStore {
@@ -46,6 +48,7 @@ impl ContainerStore {
             dir,
             lock: locks.join("containers.lock"),
             run_dir,
+            trash: store_root.join("trash"),
         };
         store.remove_unfinished();
         Ok(store)
@@ -70,6 +73,7 @@ impl ContainerStore {
                 }
             }
         }
+        super::trash::remove_stale(&self.trash);
         let Ok(rd) = fs::read_dir(&self.dir) else {
             return;
         };
@@ -307,17 +311,31 @@ impl ContainerStore {
     }
 
     /// Deletes a container's files (the caller has stopped it and unmounted
-    /// its volumes). config.json goes first so a crash leaves no half entry.
+    /// its volumes): the directory leaves the store in one rename and is
+    /// deleted in the background (trash.rs); config.json goes first when
+    /// it has to be deleted here, so a crash leaves no half entry.
     pub fn remove(&self, id: &str) -> Result<(), RunnerError> {
         let dir = self.dir(id);
         let cfg = dir.join("config.json");
+        let rd = self.run_dir.join(id);
+        // The runtime dir goes along when it is on the same filesystem
+        // (it is not when /run is a tmpfs, where deleting is cheap).
+        if dir.is_dir() {
+            let _ = fs::rename(&rd, dir.join("run"));
+        }
+        if let Err(e) = super::trash::remove_dir(&self.trash, &dir) {
+            log::debug!("deferred removal of {}: {e}", dir.display());
+        }
         match fs::remove_file(&cfg) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(RunnerError::io(&cfg, e)),
         }
-        fs::remove_dir_all(&dir).map_err(|e| RunnerError::io(&dir, e))?;
-        let rd = self.run_dir.join(id);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(RunnerError::io(&dir, e)),
+        }
         let _ = fs::remove_dir_all(rd);
         Ok(())
     }

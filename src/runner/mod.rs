@@ -9,7 +9,8 @@
 //! merged as docker does), [`logs`] (json-file logs), [`template`] (Go
 //! templates), [`ps`] (ps rows), [`inspect`] (docker's inspect JSON),
 //! [`volumes`] (named volumes), [`oci`] (foreground runs with an external
-//! OCI runtime). The CLI lives in src/cli/container.rs.
+//! OCI runtime), [`trash`] (deferred deletion of removed containers).
+//! The CLI lives in src/cli/container.rs.
 
 pub mod containers;
 pub mod copy;
@@ -28,6 +29,7 @@ pub mod record;
 pub mod stats;
 pub mod template;
 pub mod time;
+pub mod trash;
 pub mod tty;
 pub mod volumes;
 

@@ -1,6 +1,6 @@
 //! The fixed-size messages between rbuild and a sandbox init over a
 //! SOCK_SEQPACKET socket pair: the "go" (with /etc/resolv.conf content),
-//! "joined" (the init is in its cgroup),
+//! "joined" (the init is in its cgroup and its network is up),
 //! created mount points, setup errors, "ready" (with the pty master fd),
 //! and the main process's final wait status.
 //!
@@ -18,6 +18,11 @@ pub const EXIT: u32 = 5;
 /// The init is in its cgroup and its network is up: it may enter its
 /// cgroup namespace and start the main process.
 pub const JOINED: u32 = 6;
+
+/// GO's `a`: the init is in all its cgroups already, so it may enter its
+/// cgroup namespace and prepare the main process before JOINED, which then
+/// only releases the main process's execve.
+pub const GO_EARLY_FORK: u32 = 1;
 
 /// Largest payload of a GO message (resolv.conf).
 pub const MAX_PAYLOAD: usize = 8192;
@@ -52,7 +57,7 @@ impl Msg {
         out
     }
 
-    fn from_bytes(bytes: &[u8]) -> Option<Msg> {
+    pub fn from_bytes(bytes: &[u8]) -> Option<Msg> {
         let word = |i: usize| -> Option<[u8; 4]> { bytes.get(i..i + 4)?.try_into().ok() };
         Some(Msg {
             kind: u32::from_ne_bytes(word(0)?),

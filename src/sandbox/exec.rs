@@ -1,6 +1,7 @@
 //! `exec`: runs another process inside a running sandbox, given the host
-//! pid of its init. A cloned helper joins the init's cgroup (written by
-//! the parent) and namespaces (user first when it differs, then ipc, uts,
+//! pid of its init. A cloned helper joins the init's cgroup (created in its
+//! cgroup2 group by clone3, joining its v1 groups itself: no cgroup.procs
+//! write and its RCU grace period, as for the init) and namespaces (user first when it differs, then ipc, uts,
 //! net, cgroup, pid, mnt: setns is refused to multi-threaded processes, so
 //! the helper does it), allocates a pty from the sandbox's own devpts when
 //! asked, and clones the process with CLONE_PARENT so rbuild waits for it
@@ -166,7 +167,18 @@ pub fn exec_start(init_pid: i32, spec: &ExecSpec) -> Result<ExecHandle, SandboxE
     let cwd = std::ffi::CString::new(spec.cwd.as_bytes()).map_err(|_| {
         SandboxError::InvalidSpec(format!("working directory {:?} contains NUL", spec.cwd))
     })?;
-    let procs = cgroup_procs_of(init_pid)?;
+    let groups = cgroup_of(init_pid)?;
+    let tasks: Vec<std::ffi::CString> = groups
+        .v1_tasks
+        .iter()
+        .map(|f| super::plan::path_cstring(f))
+        .collect::<Result<_, _>>()?;
+    let v2_dir = match &groups.v2_dir {
+        Some(dir) => Some(OwnedFd::from(
+            std::fs::File::open(dir).map_err(|e| SandboxError::io("open", dir, e))?,
+        )),
+        None => None,
+    };
 
     let (parent_sync, child_sync) =
         channel::socket_pair().map_err(|e| SandboxError::sys("create a socket pair", e))?;
@@ -200,19 +212,28 @@ pub fn exec_start(init_pid: i32, spec: &ExecSpec) -> Result<ExecHandle, SandboxE
         .collect();
 
     let old_mask = signals::block_all_signals();
-    let helper = sys::clone_process(0);
+    let mut helper = match &v2_dir {
+        Some(dir) => sys::clone_into_cgroup(0, dir.as_raw_fd()),
+        None => sys::clone_process(0),
+    };
+    let v2_join_pending = v2_dir.is_some() && helper.is_err();
+    if v2_join_pending {
+        helper = sys::clone_process(0);
+    }
     if helper == Ok(0) {
-        helper_main(
-            &raw_ns,
-            &keep,
-            child_sync.as_raw_fd(),
-            exec_write.as_raw_fd(),
-            &cwd,
-            &plan,
+        helper_main(&Helper {
+            namespaces: &raw_ns,
+            keep: &keep,
+            sync: child_sync.as_raw_fd(),
+            exec_report: exec_write.as_raw_fd(),
+            cwd: &cwd,
+            plan: &plan,
             stdio,
-        );
+            cgroup_tasks: &tasks,
+        });
     }
     signals::restore_signals(&old_mask);
+    drop(v2_dir);
     let helper = helper.map_err(|e| {
         SandboxError::sys("fork the exec helper", std::io::Error::from_raw_os_error(e))
     })?;
@@ -221,11 +242,16 @@ pub fn exec_start(init_pid: i32, spec: &ExecSpec) -> Result<ExecHandle, SandboxE
         Some(((out_r, _), (err_r, _))) => (Some(out_r), Some(err_r)),
         None => (None, None),
     };
-    // Join the cgroup first: the process cloned by the helper inherits it.
-    let joined = procs.iter().try_for_each(|file| {
-        std::fs::write(file, helper.to_string())
-            .map_err(|e| SandboxError::io("join cgroup", file, e))
-    });
+    // The cgroup2 join clone3 could not do, before the helper clones the
+    // process (which inherits it).
+    let joined = match (&groups.v2_dir, v2_join_pending) {
+        (Some(dir), true) => {
+            let file = dir.join("cgroup.procs");
+            std::fs::write(&file, helper.to_string())
+                .map_err(|e| SandboxError::io("join cgroup", &file, e))
+        }
+        _ => Ok(()),
+    };
     let go = joined.and_then(|()| {
         channel::send(
             parent_sync.as_raw_fd(),
@@ -276,22 +302,44 @@ fn helper_error(plan: &ProcessPlan, msg: Msg) -> SandboxError {
     }
 }
 
-/// The cloned helper: joins the namespaces and clones the process.
-fn helper_main(
-    namespaces: &[(i32, i32)],
-    keep: &[i32],
+/// What the cloned helper works with, prepared before the clone.
+struct Helper<'a> {
+    /// (fd, CLONE_NEW* kind) in setns order.
+    namespaces: &'a [(i32, i32)],
+    /// Fds to keep open (sorted).
+    keep: &'a [i32],
     sync: i32,
     exec_report: i32,
-    cwd: &std::ffi::CStr,
-    plan: &ProcessPlan,
+    cwd: &'a std::ffi::CStr,
+    plan: &'a ProcessPlan,
     stdio: ChildStdio,
-) -> ! {
+    /// v1 `tasks` files to write "0" into.
+    cgroup_tasks: &'a [std::ffi::CString],
+}
+
+/// The cloned helper: joins the cgroup and namespaces and clones the process.
+fn helper_main(h: &Helper) -> ! {
+    let Helper {
+        namespaces,
+        keep,
+        sync,
+        exec_report,
+        cwd,
+        plan,
+        stdio,
+        cgroup_tasks,
+    } = *h;
     sys::reset_signal_handlers();
     close_other_fds(keep);
     let fail = |step: Step, errno: i32| -> ! {
         let _ = channel::send(sync, Msg::new(channel::ERROR, step as u32, 0, errno), None);
         sys::exit(1)
     };
+    for file in cgroup_tasks {
+        if let Err(e) = super::init::join_cgroup(file) {
+            fail(Step::Cgroup, e);
+        }
+    }
     let mut go = [0u8; 64];
     if !matches!(channel::recv_bytes(sync, &mut go), Ok(n) if n >= 16) {
         sys::exit(1);
@@ -318,7 +366,7 @@ fn helper_main(
             if master >= 0 {
                 sys::close(master);
             }
-            process::exec_main(plan, stdio, exec_report)
+            process::exec_main(plan, stdio, exec_report, -1)
         }
         Ok(pid) => {
             let pass = (master >= 0).then_some(master);
@@ -329,24 +377,38 @@ fn helper_main(
     }
 }
 
-/// The cgroup.procs files of the init's groups.
-fn cgroup_procs_of(pid: i32) -> Result<Vec<PathBuf>, SandboxError> {
+/// The init's groups: the v1 `tasks` files the helper writes "0" into,
+/// and the cgroup2 directory it is cloned into.
+struct InitGroups {
+    v1_tasks: Vec<PathBuf>,
+    v2_dir: Option<PathBuf>,
+}
+
+fn cgroup_of(pid: i32) -> Result<InitGroups, SandboxError> {
     let read =
         |path: &str| std::fs::read_to_string(path).map_err(|e| SandboxError::io("read", path, e));
     let mountinfo = read("/proc/self/mountinfo")?;
     let cgroup = read(&format!("/proc/{pid}/cgroup"))?;
     Ok(match layout::detect(&mountinfo, &cgroup) {
-        Some(Layout::Unified { own, .. }) => vec![own.join("cgroup.procs")],
+        Some(Layout::Unified { own, .. }) => InitGroups {
+            v1_tasks: Vec::new(),
+            v2_dir: Some(own),
+        },
         Some(Layout::Legacy {
             controllers,
             unified,
-        }) => controllers
-            .into_values()
-            .chain(unified)
-            .map(|dir| dir.join("cgroup.procs"))
-            .filter(|file| file.exists())
-            .collect(),
-        None => Vec::new(),
+        }) => InitGroups {
+            v1_tasks: controllers
+                .into_values()
+                .map(|dir| dir.join("tasks"))
+                .filter(|file| file.exists())
+                .collect(),
+            v2_dir: unified.filter(|dir| dir.join("cgroup.procs").exists()),
+        },
+        None => InitGroups {
+            v1_tasks: Vec::new(),
+            v2_dir: None,
+        },
     })
 }
 

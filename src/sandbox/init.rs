@@ -1,7 +1,9 @@
 //! The sandbox's first process: created by clone(2) in the new namespaces,
 //! it waits for the parent's go, builds the filesystem (mounts/), sets the
-//! hostname and loopback, waits until the parent has moved it into its
-//! cgroup, enters a new cgroup namespace, forks the main process and then
+//! hostname and loopback, enters a new cgroup namespace and forks the main
+//! process, which drops its privileges and execs when the parent says the
+//! network is ready (with a cgroup2 join left to the parent, the init waits
+//! for JOINED before entering the cgroup namespace and forking). It then
 //! stays as PID 1:
 //! it reaps every zombie, forwards signals to the main process, and when
 //! the main process exits it kills everything left in the PID namespace,
@@ -25,6 +27,9 @@ pub struct ChildFds {
     /// Write ends of the output pipes, or -1.
     pub stdout: i32,
     pub stderr: i32,
+    /// Read end of the start pipe: with an early fork, the parent's one
+    /// byte on it releases the main process's execve.
+    pub start: i32,
     /// Every fd to keep open, sorted; the others (>= 3) are closed.
     pub keep: Vec<i32>,
 }
@@ -58,12 +63,26 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
         let _ = channel::send(fds.sync, msg, None);
         sys::exit(1)
     };
+    // Join the cgroup before anything is charged to the parent's: as a
+    // single thread writing "0" to v1 `tasks` files, which (unlike the
+    // parent writing this pid to cgroup.procs) waits for no RCU grace
+    // period. The cgroup2 part was done by clone3 or is done by the parent.
+    for (index, file) in plan.cgroup_join.iter().enumerate() {
+        if let Err(errno) = join_cgroup(file) {
+            report(Failure {
+                step: Step::Cgroup,
+                index: index as u32,
+                errno,
+            });
+        }
+    }
     let mut go = [0u8; channel::MAX_PAYLOAD + 16];
     let received = match channel::recv_bytes(fds.sync, &mut go) {
         Ok(n) if n >= 16 => n,
         // The parent went away or failed: nothing to do.
         _ => sys::exit(1),
     };
+    let early_fork = Msg::from_bytes(&go).is_some_and(|m| m.a == channel::GO_EARLY_FORK);
     let resolv = if plan.resolv_from_go {
         go.get(16..received)
     } else {
@@ -89,11 +108,10 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
             report(failure(Step::Loopback, errno));
         }
     }
-    // The parent moves this process into its cgroup while the mounts are
-    // built; the cgroup namespace must be rooted there.
-    let mut joined = [0u8; 16];
-    if !matches!(channel::recv_bytes(fds.sync, &mut joined), Ok(16)) {
-        sys::exit(1)
+    // The cgroup namespace must be rooted in the final group: with a
+    // cgroup2 join left to the parent, wait for JOINED first.
+    if !early_fork {
+        wait_joined(fds.sync);
     }
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         report(Failure {
@@ -117,20 +135,23 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
             Err(e) => report(failure(Step::Pty, e)),
         },
     };
+    // Early, the main process drops its privileges while the network
+    // helper starts, and execs when the parent writes to the start pipe.
+    let start = if early_fork { fds.start } else { -1 };
     let main = match sys::clone_process(0) {
         Ok(0) => {
             sys::close(fds.sync);
             if master >= 0 {
                 sys::close(master);
             }
-            process::exec_main(&plan.process, stdio, fds.exec_report)
+            process::exec_main(&plan.process, stdio, fds.exec_report, start)
         }
         Ok(pid) => pid,
         Err(e) => report(failure(Step::Fork, e)),
     };
     let pass = (master >= 0).then_some(master);
     let _ = channel::send(fds.sync, Msg::new(channel::READY, main as u32, 0, 0), pass);
-    for fd in [master, fds.exec_report, fds.stdout, fds.stderr] {
+    for fd in [master, fds.exec_report, fds.stdout, fds.stderr, fds.start] {
         if fd >= 0 {
             sys::close(fd);
         }
@@ -141,6 +162,25 @@ pub fn child_main(plan: &Plan, fds: &ChildFds, options: &InitOptions) -> ! {
     let status = reap_until_main_exits(main);
     let _ = channel::send(fds.sync, Msg::new(channel::EXIT, 0, 0, status), None);
     sys::exit(exit_code(status))
+}
+
+/// Waits for JOINED (cgroup and network ready) before an early fork was
+/// allowed; exits when the parent is gone, which takes the whole sandbox
+/// with this PID 1.
+fn wait_joined(sync: i32) {
+    let mut joined = [0u8; 16];
+    if !matches!(channel::recv_bytes(sync, &mut joined), Ok(16)) {
+        sys::exit(1)
+    }
+}
+
+/// Moves the calling thread (the whole init: it has one) into the group
+/// of a v1 `tasks` file.
+pub fn join_cgroup(tasks: &std::ffi::CStr) -> sys::SysResult<()> {
+    let fd = sys::open(tasks, libc::O_WRONLY | libc::O_CLOEXEC)?;
+    let written = sys::write_all(fd, b"0");
+    sys::close(fd);
+    written
 }
 
 fn failure(step: Step, errno: i32) -> Failure {

@@ -19,6 +19,15 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// What the init waits for after "go": the parent's cgroup2 join (then
+/// JOINED on the sync socket), or, with an early fork, one byte on `start`
+/// for the main process; and the network helper's lifeline.
+struct Waiting {
+    v2_join_pending: bool,
+    lifeline: Option<OwnedFd>,
+    start: OwnedFd,
+}
+
 /// A sandbox whose init runs; cleaned up by [`Launched::wait`] or on drop.
 pub struct Launched {
     pub pid: i32,
@@ -50,18 +59,39 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
     let mut warnings = Vec::new();
     let cgroup = create_cgroup(spec, detached, rootless, &mut warnings)?;
     let mut plan = Plan::prepare(spec, rootless, set_groups, &mount_point, &staging)?;
+    // The init joins its v1 groups itself and is created in its cgroup2
+    // group by clone3: the parent writing its pid to cgroup.procs would
+    // wait for an RCU grace period (~10 ms) on the start path.
+    let mut cgroup_v2_dir = None;
     if let Some(cgroup) = &cgroup {
         plan.set_cgroup_view(&cgroup.hierarchy_dirs())?;
+        plan.set_cgroup_join(&cgroup.v1_task_files())?;
+        if let Some(dir) = cgroup.v2_dir() {
+            let opened = std::fs::File::open(dir).map_err(|e| SandboxError::io("open", dir, e))?;
+            cgroup_v2_dir = Some(OwnedFd::from(opened));
+        }
     }
 
     let (parent_sync, child_sync) =
         channel::socket_pair().map_err(|e| SandboxError::sys("create a socket pair", e))?;
     let (exec_read, exec_write) =
         channel::pipe().map_err(|e| SandboxError::sys("create a pipe", e))?;
+    // An early-forked main process execs on one byte from here (see
+    // prepare_and_go), sent straight to it rather than through the init.
+    let (start_send, start_recv) =
+        channel::socket_pair().map_err(|e| SandboxError::sys("create a socket pair", e))?;
     let outputs = if spec.stdio == StdioMode::Piped {
         let out = channel::pipe().map_err(|e| SandboxError::sys("create a pipe", e))?;
         let err = channel::pipe().map_err(|e| SandboxError::sys("create a pipe", e))?;
         Some((out, err))
+    } else {
+        None
+    };
+    // The network helper exits when the init does (EOF on this pipe, whose
+    // write end only the init keeps), not with this process: a container
+    // keeps its network when its monitor is killed.
+    let lifeline = if spec.network == NetworkMode::Private {
+        Some(channel::pipe().map_err(|e| SandboxError::sys("create a pipe", e))?)
     } else {
         None
     };
@@ -71,10 +101,17 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
         exec_report: exec_write.as_raw_fd(),
         stdout: raw(outputs.as_ref().map(|o| &o.0 .1)),
         stderr: raw(outputs.as_ref().map(|o| &o.1 .1)),
+        start: start_recv.as_raw_fd(),
         keep: Vec::new(),
     };
-    fds.keep
-        .extend([fds.sync, fds.exec_report, fds.stdout, fds.stderr]);
+    fds.keep.extend([
+        fds.sync,
+        fds.exec_report,
+        fds.stdout,
+        fds.stderr,
+        fds.start,
+        raw(lifeline.as_ref().map(|l| &l.1)),
+    ]);
     fds.keep.retain(|fd| *fd >= 0);
     fds.keep.sort_unstable();
     let options = InitOptions {
@@ -93,18 +130,29 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
     // sigwaitinfo (and the main process unblocks them): no handler of ours
     // may run in the child before it reset them.
     let old_mask = signals::block_all_signals();
-    let cloned = sys::clone_process(flags as libc::c_ulong);
+    let mut cloned = match &cgroup_v2_dir {
+        Some(dir) => sys::clone_into_cgroup(flags as u64, dir.as_raw_fd()),
+        None => sys::clone_process(flags as libc::c_ulong),
+    };
+    // Without clone3's CLONE_INTO_CGROUP (old kernel, seccomp policy, a
+    // group it refuses), the parent joins the init to the cgroup2 group.
+    let v2_join_pending = cgroup_v2_dir.is_some() && cloned.is_err();
+    if v2_join_pending {
+        cloned = sys::clone_process(flags as libc::c_ulong);
+    }
     if cloned == Ok(0) {
         init::child_main(&plan, &fds, &options);
     }
     signals::restore_signals(&old_mask);
+    drop(cgroup_v2_dir);
     let pid = cloned.map_err(|e| {
         SandboxError::sys(
             "clone the sandbox init",
             std::io::Error::from_raw_os_error(e),
         )
     })?;
-    drop((child_sync, exec_write));
+    drop((child_sync, exec_write, start_recv));
+    let lifeline = lifeline.map(|(read, _write)| read);
     let (stdout, stderr) = match outputs {
         Some(((out_read, out_write), (err_read, err_write))) => {
             drop((out_write, err_write));
@@ -125,7 +173,12 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
         warnings,
         reaped: false,
     };
-    if let Err(e) = launched.prepare_and_go(spec, &plan, mapping.as_ref()) {
+    let waiting = Waiting {
+        v2_join_pending,
+        lifeline,
+        start: start_send,
+    };
+    if let Err(e) = launched.prepare_and_go(spec, &plan, mapping.as_ref(), waiting) {
         // The init builds its root while the cgroup join and the network
         // helper run: if it failed there, its error (not the helper's "no
         // such namespace") is what the user needs.
@@ -142,23 +195,32 @@ pub fn launch(spec: &Spec, detached: bool) -> Result<Launched, SandboxError> {
 
 impl Launched {
     /// Id maps; "go" with resolv.conf; then "joined" once the init is in
-    /// its cgroup and the network helper serves its namespace.
+    /// its cgroup (`v2_join_pending`: the parent must still add it to the
+    /// cgroup2 group) and the network helper serves its namespace.
     fn prepare_and_go(
         &mut self,
         spec: &Spec,
         plan: &Plan,
         mapping: Option<&Mapping>,
+        waiting: Waiting,
     ) -> Result<(), SandboxError> {
+        let Waiting {
+            v2_join_pending,
+            lifeline,
+            start,
+        } = waiting;
         if let Some(mapping) = mapping {
             mapping.apply(self.pid)?;
         }
-        // Joining a v1 cgroup waits for an RCU grace period (~10 ms) and
-        // slirp4netns takes as long to start: the join runs on a thread
-        // while the helper starts here and the init builds its root (with
-        // the resolv.conf the helper will serve); the init enters its cgroup
-        // namespace and starts the main process only after JOINED.
+        // A pending cgroup.procs write (an RCU grace period, ~10 ms) runs on
+        // a thread while slirp4netns starts here and the init builds its
+        // root (with the resolv.conf the helper will serve); the init then
+        // forks only after JOINED. Without one, the init forks the main
+        // process at once; it drops its privileges and execs on one byte on
+        // `start`: slirp4netns's ready byte when it can send it there, else
+        // ours.
         let pid = self.pid;
-        let cgroup = self.cgroup.as_ref();
+        let cgroup = self.cgroup.as_ref().filter(|_| v2_join_pending);
         let sync = self.sync.as_raw_fd();
         let needs_network = spec.network == NetworkMode::Private || !spec.port_forwards.is_empty();
         let resolv = if needs_network {
@@ -166,7 +228,12 @@ impl Launched {
         } else {
             String::new()
         };
-        let mut packet = Msg::new(channel::GO, 0, 0, 0).to_packet();
+        let early = if v2_join_pending {
+            0
+        } else {
+            channel::GO_EARLY_FORK
+        };
+        let mut packet = Msg::new(channel::GO, early, 0, 0).to_packet();
         let payload = resolv.as_bytes();
         packet.extend_from_slice(&payload[..payload.len().min(channel::MAX_PAYLOAD)]);
         channel::send_bytes(sync, &packet, None).map_err(|e| {
@@ -175,11 +242,17 @@ impl Launched {
                 std::io::Error::from_raw_os_error(e),
             )
         })?;
+        let mut start = (!v2_join_pending).then_some(start);
         std::thread::scope(|scope| {
-            let joining = cgroup.map(|cgroup| scope.spawn(move || cgroup.add_pid(pid)));
+            let joining = cgroup.map(|cgroup| scope.spawn(move || cgroup.add_pid_v2(pid)));
             if needs_network {
-                let (attachment, warning) =
-                    NetworkAttachment::attach_with(spec.network, pid, &spec.port_forwards)?;
+                let (attachment, warning) = NetworkAttachment::attach_tied(
+                    spec.network,
+                    pid,
+                    &spec.port_forwards,
+                    lifeline,
+                    &mut start,
+                )?;
                 if let Some(warning) = warning {
                     log::warn!("{warning}");
                     self.warnings.push(warning);
@@ -198,10 +271,15 @@ impl Launched {
                     })
                 })?;
             }
-            // A failed send means the init already reported a setup error
-            // and exited: collect_setup reads that error.
-            let _ =
-                channel::send_bytes(sync, &Msg::new(channel::JOINED, 0, 0, 0).to_packet(), None);
+            // A failed send means the init (or the main process) already
+            // reported a setup error and exited: collect_setup or the exec
+            // pipe has that error.
+            if v2_join_pending {
+                let joined = Msg::new(channel::JOINED, 0, 0, 0).to_packet();
+                let _ = channel::send_bytes(sync, &joined, None);
+            } else if let Some(start) = &start {
+                let _ = channel::send_bytes(start.as_raw_fd(), b"1", None);
+            }
             let _ = plan;
             Ok(())
         })

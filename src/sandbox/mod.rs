@@ -17,12 +17,14 @@
 //! fixed-size records. No re-exec of the rbuild binary: that costs a few
 //! ms per RUN and does not work from test binaries or library users.
 //!
-//! Order inside: clone (mount, PID, UTS, IPC, net unless host, user when
-//! rootless) -> parent writes id maps, adds the init to the cgroup, starts
-//! the network helper, sends "go" -> child unshares its cgroup namespace,
-//! builds the mounts (mounts/), pivots, sets hostname and lo -> init forks
-//! the main process, which drops privileges (process.rs) and execs ->
-//! init reaps until the main process exits, then kills the rest.
+//! Order inside: clone3 into the cgroup2 group (mount, PID, UTS, IPC, net
+//! unless host, user when rootless) -> the init joins its v1 groups itself
+//! (no cgroup.procs write: that waits for an RCU grace period) -> parent
+//! writes id maps, sends "go", starts the network helper -> init builds the
+//! mounts (mounts/), pivots, sets hostname and lo, unshares its cgroup
+//! namespace, forks the main process, which drops privileges (process.rs)
+//! and execs once the network helper is ready -> init reaps until the main
+//! process exits, then kills the rest.
 
 mod caps;
 pub mod cgroups;

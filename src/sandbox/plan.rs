@@ -82,6 +82,9 @@ pub struct Plan {
     /// /sys/fs/cgroup: (name, host dir); a single "" name means cgroup v2,
     /// bound on /sys/fs/cgroup itself.
     pub cgroup_view: Vec<(CString, CString)>,
+    /// v1 `tasks` files the init writes "0" into to join its cgroup itself
+    /// (see `Cgroup::v1_task_files`).
+    pub cgroup_join: Vec<CString>,
 }
 
 /// A setup step of the child, as reported in an ERROR message.
@@ -115,6 +118,7 @@ pub enum Step {
     Seccomp,
     Setns,
     Cgroup,
+    Network,
 }
 
 impl Step {
@@ -148,6 +152,7 @@ impl Step {
             Seccomp,
             Setns,
             Cgroup,
+            Network,
         ]
         .into_iter()
         .find(|s| *s as u32 == value)
@@ -274,7 +279,17 @@ impl Plan {
             })?,
             process,
             cgroup_view: Vec::new(),
+            cgroup_join: Vec::new(),
         })
+    }
+
+    /// The `tasks` files the init joins by itself (`Cgroup::v1_task_files`).
+    pub fn set_cgroup_join(&mut self, files: &[std::path::PathBuf]) -> Result<(), SandboxError> {
+        self.cgroup_join = files
+            .iter()
+            .map(|f| path_cstring(f))
+            .collect::<Result<_, _>>()?;
+        Ok(())
     }
 
     /// Shows the sandbox's cgroup (from `Cgroup::hierarchy_dirs`) inside.
@@ -372,7 +387,16 @@ impl Plan {
             Step::NoNewPrivs => "set no_new_privs".into(),
             Step::Seccomp => "install the seccomp filter".into(),
             Step::Setns => "enter the sandbox namespaces".into(),
-            Step::Cgroup => "join the sandbox cgroup".into(),
+            Step::Network => {
+                "start: the network helper exited before configuring the namespace".into()
+            }
+            Step::Cgroup => match self.cgroup_join.get(index) {
+                Some(file) => format!(
+                    "join the sandbox cgroup (write 0 to {})",
+                    file.to_string_lossy()
+                ),
+                None => "join the sandbox cgroup".into(),
+            },
         }
     }
 }
@@ -426,7 +450,7 @@ mod tests {
 
     #[test]
     fn steps_round_trip() {
-        for value in 1..=27 {
+        for value in 1..=28 {
             let step = Step::from_u32(value).expect("step");
             assert_eq!(step as u32, value);
         }

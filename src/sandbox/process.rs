@@ -160,7 +160,9 @@ fn die(report: i32, step: Step, errno: i32) -> ! {
 
 /// Becomes the sandboxed process: never returns. `report` is the write end
 /// of the exec pipe (close-on-exec, so the parent sees EOF on success).
-pub fn exec_main(plan: &ProcessPlan, stdio: ChildStdio, report: i32) -> ! {
+/// `start` (or -1): the read end of a pipe whose one byte releases the
+/// execve once everything else is done; EOF means the init is gone.
+pub fn exec_main(plan: &ProcessPlan, stdio: ChildStdio, report: i32, start: i32) -> ! {
     sys::mask_all_signals(false);
     // SAFETY: umask and setsid are plain syscalls.
     unsafe {
@@ -195,6 +197,14 @@ pub fn exec_main(plan: &ProcessPlan, stdio: ChildStdio, report: i32) -> ! {
     };
     if let Err(e) = caps::set_process_caps(effective) {
         die(report, Step::Capabilities, e);
+    }
+    if start >= 0 {
+        // From the parent or straight from slirp4netns; EOF: it is gone.
+        let mut byte = [0u8; 1];
+        if sys::read(start, &mut byte) != Ok(1) {
+            die(report, Step::Network, libc::ENETDOWN);
+        }
+        sys::close(start);
     }
     exec_candidates(plan)
 }

@@ -41,6 +41,23 @@ pub fn can_run() -> bool {
     )
 }
 
+/// True when `name` is installed; false (or a panic under CI=true) otherwise.
+pub fn has_tool(name: &str) -> bool {
+    require(
+        find_tool(name).is_some(),
+        &format!("{name} is not installed (scripts/install-deps.sh)"),
+    )
+}
+
+/// This host's address on its default route (no packet is sent): what a
+/// container on the private network reaches the host at.
+pub fn external_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback()).then_some(ip)
+}
+
 /// A private store (and runtime dir) for one test.
 pub struct Env {
     pub dir: tempfile::TempDir,

@@ -216,6 +216,36 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The cgroup2 directory of the group (the unified one on hybrid
+    /// hosts), for a child created in it with clone3's CLONE_INTO_CGROUP.
+    pub fn v2_dir(&self) -> Option<&Path> {
+        match &self.driver {
+            Some(Driver::V1(g)) => g.unified.as_deref(),
+            Some(Driver::V2(g)) => Some(&g.dir),
+            None => None,
+        }
+    }
+
+    /// The v1 `tasks` files a single-threaded process joins by writing "0"
+    /// (itself) into: recent kernels then skip the global lock whose RCU
+    /// grace period makes a cgroup.procs write of a pid take ~10 ms
+    /// (measured on 6.18: 0.7 ms against 7 ms); older ones take it anyway.
+    pub fn v1_task_files(&self) -> Vec<PathBuf> {
+        match &self.driver {
+            Some(Driver::V1(g)) => g.dirs.values().map(|d| d.join("tasks")).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Moves `pid` into the cgroup2 directory of the group only (what is
+    /// left to do after a [`v1_task_files`](Self::v1_task_files) join).
+    pub fn add_pid_v2(&self, pid: i32) -> Result<(), CgroupError> {
+        match self.v2_dir() {
+            Some(dir) => fs::write(&fs::procs_file(dir), &pid.to_string()),
+            None => Ok(()),
+        }
+    }
+
     /// Every cgroup.procs file a process must be written to in order to
     /// join this group (one per v1 hierarchy, one on v2); for `exec`.
     pub fn procs_paths(&self) -> Vec<PathBuf> {

@@ -19,6 +19,7 @@ mod slirp;
 pub use loopback::loopback_up;
 
 use std::net::IpAddr;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -186,6 +187,24 @@ impl NetworkAttachment {
         child_pid: i32,
         forwards: &[PortForward],
     ) -> Result<(NetworkAttachment, Option<String>), NetworkError> {
+        Self::attach_tied(mode, child_pid, forwards, None, &mut None)
+    }
+
+    /// Like [`attach_with`](Self::attach_with); with a `lifeline` (the read
+    /// end of a pipe whose write end the namespace's own process holds),
+    /// slirp4netns exits when that process does, not with the caller: a
+    /// container's network outlives a killed monitor. Without one it exits
+    /// with the caller. `report_ready`: a socket slirp4netns may write its
+    /// one ready byte to instead (taken when it does, without port
+    /// forwards: this then returns before the namespace is configured and
+    /// the reader must treat EOF as the helper's failure).
+    pub fn attach_tied(
+        mode: NetworkMode,
+        child_pid: i32,
+        forwards: &[PortForward],
+        lifeline: Option<OwnedFd>,
+        report_ready: &mut Option<OwnedFd>,
+    ) -> Result<(NetworkAttachment, Option<String>), NetworkError> {
         if mode != NetworkMode::Private {
             if !forwards.is_empty() {
                 return Err(NetworkError::PortForwardNeedsPrivate(mode));
@@ -198,7 +217,11 @@ impl NetworkAttachment {
         }
         for helper in [NetworkHelper::Slirp4netns, NetworkHelper::Pasta] {
             if find_in_path(helper.binary_name()).is_some() {
-                let attachment = Self::attach_using(helper, child_pid, forwards)?;
+                let report = (helper == NetworkHelper::Slirp4netns && forwards.is_empty())
+                    .then(|| report_ready.take())
+                    .flatten();
+                let attachment =
+                    Self::attach_helper(helper, child_pid, forwards, lifeline, report)?;
                 return Ok((attachment, None));
             }
         }
@@ -227,11 +250,25 @@ impl NetworkAttachment {
         child_pid: i32,
         forwards: &[PortForward],
     ) -> Result<NetworkAttachment, NetworkError> {
+        Self::attach_helper(helper, child_pid, forwards, None, None)
+    }
+
+    fn attach_helper(
+        helper: NetworkHelper,
+        child_pid: i32,
+        forwards: &[PortForward],
+        lifeline: Option<OwnedFd>,
+        report_ready: Option<OwnedFd>,
+    ) -> Result<NetworkAttachment, NetworkError> {
         let binary = find_in_path(helper.binary_name())
             .ok_or(NetworkError::HelperMissing(helper.binary_name()))?;
         let helper = match helper {
             NetworkHelper::Slirp4netns => {
-                let mut slirp = slirp::Slirp::start(&binary, child_pid)?;
+                // Tied to a sandbox, every forward is known now; others may
+                // add forwards later.
+                let with_api = lifeline.is_none() || !forwards.is_empty();
+                let mut slirp =
+                    slirp::Slirp::start(&binary, child_pid, lifeline, with_api, report_ready)?;
                 for forward in forwards {
                     slirp.add_hostfwd(forward)?;
                 }

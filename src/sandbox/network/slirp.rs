@@ -1,7 +1,12 @@
 //! Runs slirp4netns for one network namespace: it creates tap0 inside (MTU
 //! 65520, 10.0.2.100/24, default route via 10.0.2.2, DNS at 10.0.2.3),
 //! reports readiness on a pipe, adds port forwards through its JSON API
-//! socket, and exits when we close its exit pipe (so it dies with us too).
+//! socket, and exits when its exit pipe reports EOF: when we close it, or,
+//! given a lifeline, when the namespace's process exits. It runs in its own
+//! process group, so a signal to ours (Ctrl-C) does not stop it early, and
+//! it ignores SIGPIPE, so our death does not either. The API socket (and
+//! its directory) exists only when asked for: creating and removing it
+//! costs block allocations on the start and exit paths.
 //!
 //! `--disable-host-loopback` keeps the sandbox from reaching services bound
 //! to the host's 127.0.0.1 through the gateway address.
@@ -10,6 +15,7 @@ use super::{NetworkError, PortForward};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,23 +24,48 @@ use std::time::{Duration, Instant};
 const HELPER: &str = "slirp4netns";
 /// slirp4netns's built-in resolver address (forwards to the host's).
 pub const DNS_ADDRESS: &str = "10.0.2.3";
+/// API directories are `<temp dir>/rbuild-slirp-<creator pid>-<n>`.
+const DIR_PREFIX: &str = "rbuild-slirp-";
 /// How long slirp4netns may take to configure the namespace.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Slirp {
     /// None once handed to the background reaper.
     child: Option<Child>,
-    /// Closing this tells slirp4netns to exit.
+    /// Closing this tells slirp4netns to exit (None with a lifeline).
     exit_pipe: Option<OwnedFd>,
-    api_dir: PathBuf,
+    /// The API socket's directory, when started with one.
+    api_dir: Option<PathBuf>,
 }
 
 impl Slirp {
-    pub fn start(binary: &Path, pid: i32) -> Result<Slirp, NetworkError> {
-        let api_dir = private_dir()?;
-        let socket = api_dir.join("api.sock");
-        let (ready_read, ready_write) = pipe()?;
-        let (exit_read, exit_write) = pipe()?;
+    /// `lifeline`: the read end of a pipe whose write end the namespace's
+    /// process holds; slirp4netns then exits with that process instead of
+    /// with us. `with_api`: start the API socket (for port forwards).
+    /// `report_ready`: where slirp4netns writes its one ready byte instead
+    /// of to us; this then returns without waiting for it.
+    pub fn start(
+        binary: &Path,
+        pid: i32,
+        lifeline: Option<OwnedFd>,
+        with_api: bool,
+        report_ready: Option<OwnedFd>,
+    ) -> Result<Slirp, NetworkError> {
+        let api_dir = if with_api { Some(private_dir()?) } else { None };
+        let (ready_read, ready_write) = match report_ready {
+            Some(write) => (None, write),
+            None => {
+                let (read, write) = pipe()?;
+                (Some(read), write)
+            }
+        };
+        let (exit_read, exit_write) = match lifeline {
+            Some(read) => (read, None),
+            None => {
+                let (read, write) = pipe()?;
+                (read, Some(write))
+            }
+        };
         // The child ends are passed by number and made inheritable just for
         // the spawn: with no pre_exec hook, std spawns with posix_spawn
         // (vfork-like) instead of copying this process's page tables, which
@@ -44,17 +75,19 @@ impl Slirp {
         inheritable(&ready_write)?;
         inheritable(&exit_read)?;
         let mut command = Command::new(binary);
+        command.args(["--configure", "--mtu=65520", "--disable-host-loopback"]);
+        if let Some(dir) = &api_dir {
+            command.arg("--api-socket").arg(dir.join("api.sock"));
+        }
         command
-            .args(["--configure", "--mtu=65520", "--disable-host-loopback"])
-            .arg("--api-socket")
-            .arg(&socket)
             .arg(format!("--ready-fd={}", ready_write.as_raw_fd()))
             .arg(format!("--exit-fd={}", exit_read.as_raw_fd()))
             .arg(pid.to_string())
             .arg("tap0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            .process_group(0);
         let spawned = command.spawn();
         // Our copies must close so EOF on the ready pipe means "it died".
         drop(ready_write);
@@ -65,8 +98,11 @@ impl Slirp {
         })?;
         let mut slirp = Slirp {
             child: Some(child),
-            exit_pipe: Some(exit_write),
+            exit_pipe: exit_write,
             api_dir,
+        };
+        let Some(ready_read) = ready_read else {
+            return Ok(slirp);
         };
         if let Err(detail) = wait_ready(&ready_read) {
             let stderr = slirp.stop_and_collect_stderr();
@@ -94,8 +130,11 @@ impl Slirp {
             forward: forward.to_string(),
             detail,
         };
+        let Some(dir) = &self.api_dir else {
+            return Err(fail("slirp4netns was started without an API socket".into()));
+        };
         let mut stream =
-            UnixStream::connect(self.api_dir.join("api.sock")).map_err(|e| fail(e.to_string()))?;
+            UnixStream::connect(dir.join("api.sock")).map_err(|e| fail(e.to_string()))?;
         stream
             .set_read_timeout(Some(READY_TIMEOUT))
             .map_err(|e| fail(e.to_string()))?;
@@ -118,10 +157,14 @@ impl Slirp {
     /// Closes the exit pipe, waits briefly, then SIGKILLs; returns stderr.
     /// For a failed start, where its output explains the failure.
     fn stop_and_collect_stderr(&mut self) -> String {
-        self.exit_pipe = None;
+        let asked_to_exit = self.exit_pipe.take().is_some();
         let Some(mut child) = self.child.take() else {
             return String::new();
         };
+        if !asked_to_exit {
+            // Tied to the namespace's process, which still runs.
+            let _ = child.kill();
+        }
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             match child.try_wait() {
@@ -169,7 +212,32 @@ impl Drop for Slirp {
                 });
             }
         }
-        let _ = std::fs::remove_dir_all(&self.api_dir);
+        if let Some(dir) = &self.api_dir {
+            let _ = std::fs::remove_dir_all(dir);
+            remove_stale_dirs();
+        }
+    }
+}
+
+/// Removes the API directories of creators that no longer exist (what a
+/// killed monitor leaves; its slirp4netns, if still serving a container,
+/// keeps working without them). Off the start path: runs on drop.
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let creator = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        if let Some(pid) = creator {
+            if pid > 0 && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
     }
 }
 
@@ -239,7 +307,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), NetworkError> {
 fn private_dir() -> Result<PathBuf, NetworkError> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "rbuild-slirp-{}-{}",
+        "{DIR_PREFIX}{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
