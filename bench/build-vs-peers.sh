@@ -49,7 +49,22 @@ start_dockerd() {
   for _ in $(seq 1 120); do $DOCKER version >/dev/null 2>&1 && return 0; sleep 0.5; done
   echo "bench: dockerd did not start; see $W/docker/dockerd.log" >&2; exit 1
 }
-stop_dockerd() { [ -f "$W/docker/dockerd.pid" ] && kill "$(cat "$W/docker/dockerd.pid")" 2>/dev/null || true; }
+stop_dockerd() {
+  local pid
+  pid=$(cat "$W/docker/dockerd.pid" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+# Scenario 5 writes 500 MB of new random data per build into every tool's
+# store: drop what the run made (stores, images, contexts) when it ends.
+cleanup() {
+  stop_dockerd
+  buildah rmi -f bench:latest >/dev/null 2>&1 || true
+  buildah rmi --prune >/dev/null 2>&1 || true
+  umount -R "$W/docker/root" 2>/dev/null || true
+  rm -rf "$RBUILD_ROOT" "$W/docker" "$W/ctx"
+}
+trap cleanup EXIT
 
 # Base image localhost/busybox:latest in all three stores, from one rootfs tar.
 scripts/busybox-rootfs.sh "$W/busybox.tar"
@@ -61,7 +76,6 @@ buildah config --cmd '["/bin/sh"]' --env PATH=/usr/sbin:/usr/bin:/sbin:/bin "$ct
 buildah commit -q --rm "$ctr" localhost/busybox:latest >/dev/null
 if [[ " $PEERS " == *" buildkit "* ]]; then
   start_dockerd
-  trap stop_dockerd EXIT
   skopeo copy -q --dest-daemon-host "$DOCKER_HOST" containers-storage:localhost/busybox:latest docker-daemon:localhost/busybox:latest
 fi
 

@@ -89,10 +89,14 @@ pub fn write_atomic(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Sto
 }
 
 /// This process's private directory under the store's `tmp/`, alive while
-/// it is flocked (the lock dies with the process, even on kill -9).
+/// it is flocked (the lock dies with the process, even on kill -9). It is
+/// made on first use: a command that writes nothing (a no-op rebuild, `ps`)
+/// neither creates nor deletes it.
 pub struct ProcessTmp {
     dir: PathBuf,
-    _lock: File,
+    /// The flocked dir once created; `None` inside when creating it failed
+    /// (then every use fails with an error naming `dir`).
+    lock: std::sync::OnceLock<Option<File>>,
 }
 
 /// Entries younger than this are never treated as stale: their creator may
@@ -100,8 +104,8 @@ pub struct ProcessTmp {
 const STALE_AFTER: Duration = Duration::from_secs(60);
 
 impl ProcessTmp {
-    /// Creates and locks `tmp/<pid>-<nanos>-<n>/`.
-    pub fn create(tmp_root: &Path) -> Result<ProcessTmp, StoreError> {
+    /// Names `tmp/<pid>-<nanos>-<n>/` (created and locked on first use).
+    pub fn new(tmp_root: &Path) -> ProcessTmp {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -110,20 +114,33 @@ impl ProcessTmp {
         static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = tmp_root.join(format!("{}-{nanos}-{n}", std::process::id()));
-        fs::create_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        let lock = File::open(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        flock(&lock, libc::LOCK_EX).map_err(|e| StoreError::io(&dir, e))?;
-        Ok(ProcessTmp { dir, _lock: lock })
+        ProcessTmp {
+            dir,
+            lock: std::sync::OnceLock::new(),
+        }
     }
 
+    /// The directory, created and locked if this is its first use.
     pub fn path(&self) -> &Path {
+        self.lock.get_or_init(|| {
+            let created = fs::create_dir(&self.dir).and_then(|()| {
+                let lock = File::open(&self.dir)?;
+                flock(&lock, libc::LOCK_EX)?;
+                Ok(lock)
+            });
+            created
+                .inspect_err(|e| log::warn!("{}: {e}", self.dir.display()))
+                .ok()
+        });
         &self.dir
     }
 }
 
 impl Drop for ProcessTmp {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
+        if matches!(self.lock.get(), Some(Some(_))) {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

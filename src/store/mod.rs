@@ -123,7 +123,7 @@ impl Store {
         }
         let root = fs::canonicalize(root).map_err(|e| StoreError::io(root, e))?;
         fsutil::clean_stale_tmp(&root.join("tmp"))?;
-        let tmp = ProcessTmp::create(&root.join("tmp"))?;
+        let tmp = ProcessTmp::new(&root.join("tmp"));
         let gc_path = root.join("locks/gc.lock");
         let gc_lock = open_lock_file(&gc_path)?;
         flock(&gc_lock, libc::LOCK_SH).map_err(|e| StoreError::io(&gc_path, e))?;
