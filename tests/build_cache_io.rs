@@ -112,3 +112,25 @@ fn a_failed_run_keeps_the_cache_of_the_run_before_it() {
     let p = w.build(&fixed, &["-t", "fixed"]);
     assert_eq!(cached(&p), 1, "the first RUN hits after the failure:\n{p}");
 }
+
+#[test]
+fn runs_on_top_of_layers_still_being_committed_see_them_whole() {
+    if !build_support::ready("runs_on_top_of_layers_still_being_committed_see_them_whole") {
+        return;
+    }
+    let w = World::new();
+    // Each RUN starts while the layers before it are still being written;
+    // later RUNs delete and change what earlier ones made.
+    let df = "FROM localhost/busybox\n\
+        RUN head -c 5000000 /dev/zero > /a && echo one > /keep\n\
+        RUN rm /a && head -c 5000000 /dev/urandom > /b\n\
+        RUN test ! -e /a && test -s /b && echo three >> /keep\n\
+        ENV DONE=1\n";
+    let fs = w.build_fs(df, &[]);
+    assert!(!fs.join("a").exists(), "/a was deleted by the second RUN");
+    let b = std::fs::metadata(fs.join("b")).map(|m| m.len()).ok();
+    assert_eq!(b, Some(5_000_000));
+    assert_eq!(build_support::read(&fs.join("keep")), "one\nthree\n");
+    let p = w.build(df, &[]);
+    assert_eq!(cached(&p), 3, "every RUN was recorded:\n{p}");
+}

@@ -2,8 +2,9 @@
 //! overlay for WORKDIR-style steps, the commit of an upper (or `--link`)
 //! dir into a blob, the adoption of that dir as the unpacked layer, and the
 //! deferred commit of RUN layers ([`super::pending`]): a RUN's layer is
-//! written while the next RUN runs, and settled before anything else reads
-//! the image.
+//! written while the next RUNs run (and their layers are written: commits of
+//! successive layers do not depend on each other), and settled before
+//! anything else reads the image.
 
 use super::mounts::OverlayView;
 use super::pending::PendingCommit;
@@ -15,29 +16,36 @@ use crate::progress;
 use oci_spec::image::Descriptor;
 use std::path::{Path, PathBuf};
 
+/// RUN layers being written at once, at most: each keeps a few threads busy.
+const MAX_PENDING: usize = 2;
+
 impl StageRunner<'_, '_> {
     /// The unpacked layers of the image so far, top-most first (overlayfs
-    /// `lowerdir=` order), including a layer still being committed.
+    /// `lowerdir=` order), including layers still being committed.
     pub fn lower_dirs(&self) -> Result<Vec<PathBuf>, ExecError> {
-        let mut dirs = self.state.lower_dirs(self.b.store)?;
-        if let Some(p) = &self.pending {
-            dirs.insert(0, p.upper.clone());
-        }
+        let mut dirs: Vec<PathBuf> = self.pending.iter().rev().map(|p| p.upper.clone()).collect();
+        dirs.extend(self.state.lower_dirs(self.b.store)?);
         Ok(dirs)
     }
 
-    /// Waits for a layer being committed and adds it to the image, with its
-    /// step's cache record.
+    /// Waits for the layers being committed and adds them to the image, in
+    /// order, each with its step's cache record.
     pub fn settle(&mut self) -> Result<(), ExecError> {
-        let Some(mut pending) = self.pending.take() else {
-            return Ok(());
+        while self.settle_oldest()? {}
+        Ok(())
+    }
+
+    /// Settles the oldest layer being committed; false when there is none.
+    fn settle_oldest(&mut self) -> Result<bool, ExecError> {
+        let Some(mut pending) = self.pending.pop_front() else {
+            return Ok(false);
         };
         let (desc, blob) = pending.wait()?;
         self.add_committed(desc, &blob, &pending.created_by, Some(&pending.upper))?;
         if let Some((key, name)) = pending.record.take() {
             self.b.cache.put(&key, &self.state, true, &name);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Runs `f` on a read-write overlay of the current image, then commits
@@ -89,17 +97,21 @@ impl StageRunner<'_, '_> {
     /// Commits a RUN's upper dir (inside `ws`) in the background: the layer
     /// joins the image when [`StageRunner::settle`] is next called.
     pub fn commit_run(&mut self, ws: Workspace, created_by: &str) -> Result<(), ExecError> {
-        self.settle()?;
         let upper = ws.upper();
         if is_empty_dir(&upper) {
+            // Its history entry goes after the pending layers'.
+            self.settle()?;
             return self.state.add_empty(self.b.created, created_by);
+        }
+        while self.pending.len() >= MAX_PENDING {
+            self.settle_oldest()?;
         }
         let opts = DiffOptions {
             exclude: Vec::new(),
             source_date_epoch: self.b.req.source_date_epoch,
             overlay_upper: true,
         };
-        self.pending = Some(PendingCommit::start(
+        self.pending.push_back(PendingCommit::start(
             self.b.store.layer_writer(),
             ws,
             upper,

@@ -3,7 +3,7 @@
 //! next RUN already runs on top of that dir, as BuildKit commits lazily.
 //! Nothing else may look at the image until the commit is waited for: the
 //! stage runner waits before any other instruction, before a cache hit is
-//! applied, before the next layer and at the end of the stage.
+//! applied, when too many commits are in flight and at the end of the stage.
 //!
 //! What it does not do: touch the image state or the cache; the runner does
 //! that with what [`PendingCommit::wait`] returns.

@@ -60,8 +60,8 @@ pub(super) struct StageRunner<'b, 's> {
     downloads: Option<tempfile::TempDir>,
     /// `[name ` prefix of progress lines (empty for a one-stage file).
     label: String,
-    /// A RUN layer still being written ([`super::commit`]).
-    pub(super) pending: Option<super::pending::PendingCommit>,
+    /// RUN layers still being written, oldest first ([`super::commit`]).
+    pub(super) pending: std::collections::VecDeque<super::pending::PendingCommit>,
     /// Background commits started so far (tells a step whether it deferred one).
     pub(super) commits_started: usize,
     step_no: usize,
@@ -140,7 +140,7 @@ impl<'b, 's> StageRunner<'b, 's> {
             fetched: std::collections::HashMap::new(),
             downloads: None,
             label,
-            pending: None,
+            pending: std::collections::VecDeque::new(),
             commits_started: 0,
             step_no: 1,
             steps,
@@ -272,7 +272,7 @@ impl<'b, 's> StageRunner<'b, 's> {
         }
         if cacheable {
             let name = self.step_name(&command);
-            match self.pending.as_mut() {
+            match self.pending.back_mut() {
                 // Recorded when its layer is known.
                 Some(p) if self.commits_started > commits_before => {
                     p.record = Some((key.clone(), name));
