@@ -99,6 +99,9 @@ fi
 # build TOOL DIR [extra args]: prints the wall time in seconds.
 build() {
   local tool=$1 dir=$2; shift 2
+  # Each build starts with the disk idle: no tool pays for the writeback of
+  # what the previous one wrote (buildah's 500 MB in scenario 5).
+  sync
   # bash's own clock: no `date` process inside the timed span (it would add
   # a millisecond or two, a tenth of a no-op rebuild).
   local t0=$EPOCHREALTIME t1

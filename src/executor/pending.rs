@@ -45,7 +45,23 @@ impl PendingCommit {
         let dir = upper.clone();
         let job = std::thread::Builder::new()
             .name("layer-commit".into())
-            .spawn(move || writer.put_layer_from_dir(&dir, &opts, compression))
+            .spawn(move || {
+                // The RUN's unmount did not flush its upper dir (volatile):
+                // start that now, beside the tar, so that making the dir the
+                // unpacked layer (which syncs it first) finds it on disk.
+                let flush_dir = dir.clone();
+                let flush = std::thread::Builder::new()
+                    .name("layer-flush".into())
+                    .spawn(move || {
+                        let dir = std::fs::File::open(&flush_dir)?;
+                        nix::unistd::syncfs(&dir).map_err(std::io::Error::from)
+                    });
+                let written = writer.put_layer_from_dir(&dir, &opts, compression);
+                if let Ok(Err(e)) = flush.map(|h| h.join().unwrap_or(Ok(()))) {
+                    log::debug!("syncfs {}: {e}", dir.display());
+                }
+                written
+            })
             .map_err(|e| ExecError::io(&upper, e))?;
         Ok(PendingCommit {
             job: Some(job),

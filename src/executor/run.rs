@@ -98,6 +98,10 @@ fn run_inner(
     spec.mounts = prepared.mounts.clone();
     spec.mounts.extend(script_mount(run));
     spec.stdio = StdioMode::Piped;
+    // The upper dir is not mounted again after the step: it becomes a layer,
+    // made durable by the commit (blob fsynced, dir synced before it is
+    // marked complete), so the unmount need not flush the whole filesystem.
+    spec.volatile_upper = true;
     spec.network = match run.network.map(|n| format!("{n:?}").to_ascii_lowercase()) {
         Some(n) if n != "default" => n,
         _ => r.b.req.network.clone(),
