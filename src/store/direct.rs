@@ -42,26 +42,28 @@ impl<F: Write + AsFd> DirectWriter<F> {
         }
     }
 
-    fn window(&mut self) -> &mut [u8] {
-        let (start, end) = (self.start, self.start + BUF);
-        self.mem.get_mut(start..end).unwrap_or_default()
-    }
-
     /// Writes the first `n` buffered bytes (`n` a multiple of [`ALIGN`]
     /// unless direct I/O is off) and keeps the rest.
     fn write_out(&mut self, n: usize) -> io::Result<()> {
         let (start, len) = (self.start, self.len);
-        let direct = self.direct;
-        let chunk = self.mem.get(start..start + n).unwrap_or_default();
-        match self.file.write_all(chunk) {
-            // Some filesystems accept the flag but refuse the write.
-            Err(e) if direct && e.raw_os_error() == Some(libc::EINVAL) => {
-                set_direct(&self.file, false)?;
-                self.direct = false;
-                let chunk = self.mem.get(start..start + n).unwrap_or_default();
-                self.file.write_all(chunk)?;
+        let mut done = 0;
+        while done < n {
+            let chunk = self
+                .mem
+                .get(start + done..start + n)
+                .ok_or_else(|| io::Error::other("direct write buffer out of range"))?;
+            match self.file.write(chunk) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(k) => done += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Some filesystems accept the flag but refuse the write (or
+                // a partial write left the offset unaligned): go on buffered.
+                Err(e) if self.direct && e.raw_os_error() == Some(libc::EINVAL) => {
+                    set_direct(&self.file, false)?;
+                    self.direct = false;
+                }
+                Err(e) => return Err(e),
             }
-            other => other?,
         }
         self.mem.copy_within(start + n..start + len, start);
         self.len -= n;
@@ -98,11 +100,12 @@ fn set_direct(file: &impl AsFd, on: bool) -> io::Result<()> {
 
 impl<F: Write + AsFd> Write for DirectWriter<F> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let len = self.len;
-        let take = data.len().min(BUF - len);
-        if let (Some(dst), Some(src)) = (self.window().get_mut(len..len + take), data.get(..take)) {
-            dst.copy_from_slice(src);
-        }
+        let at = self.start + self.len;
+        let take = data.len().min(BUF - self.len);
+        let (Some(dst), Some(src)) = (self.mem.get_mut(at..at + take), data.get(..take)) else {
+            return Err(io::Error::other("direct write buffer out of range"));
+        };
+        dst.copy_from_slice(src);
         self.len += take;
         if self.len == BUF {
             self.write_out(BUF)?;
