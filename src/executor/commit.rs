@@ -81,11 +81,7 @@ impl StageRunner<'_, '_> {
         if is_empty_dir(dir) {
             return self.state.add_empty(self.b.created, created_by);
         }
-        let opts = DiffOptions {
-            exclude,
-            source_date_epoch: self.b.req.source_date_epoch,
-            overlay_upper,
-        };
+        let opts = self.diff_options(overlay_upper, exclude);
         let adopt = opts.exclude.is_empty().then_some(dir);
         let (desc, blob) = self
             .b
@@ -106,21 +102,25 @@ impl StageRunner<'_, '_> {
         while self.pending.len() >= MAX_PENDING {
             self.settle_oldest()?;
         }
-        let opts = DiffOptions {
-            exclude: Vec::new(),
-            source_date_epoch: self.b.req.source_date_epoch,
-            overlay_upper: true,
-        };
         self.pending.push_back(PendingCommit::start(
             self.b.store.layer_writer(),
             ws,
             upper,
-            opts,
+            self.diff_options(true, Vec::new()),
             self.b.req.compression,
             created_by,
         )?);
         self.commits_started += 1;
         Ok(())
+    }
+
+    /// How this build turns a dir into a layer.
+    fn diff_options(&self, overlay_upper: bool, exclude: Vec<PathBuf>) -> DiffOptions {
+        DiffOptions {
+            exclude,
+            source_date_epoch: self.b.req.source_date_epoch,
+            overlay_upper,
+        }
     }
 
     /// Adds a written layer to the image. `adopt`: the dir holding exactly

@@ -9,7 +9,6 @@ use super::graph::Build;
 use super::metadata;
 use super::sources::find_sources;
 use super::state::ImageState;
-
 use super::ExecError;
 use crate::cache::{CacheKey, KeyBuilder};
 use crate::parser::args::Scope;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 impl Store {
     /// Where the blob with digest `d` lives (whether or not it exists).
     pub fn blob_path(&self, d: &Digest) -> PathBuf {
-        self.root.join("blobs/sha256").join(d.hex())
+        blob_path_in(&self.root, d)
     }
 
     pub fn has_blob(&self, d: &Digest) -> bool {
@@ -150,6 +150,11 @@ impl Store {
     }
 }
 
+/// Where the blob `d` of the store at `root` lives.
+fn blob_path_in(root: &Path, d: &Digest) -> PathBuf {
+    root.join("blobs/sha256").join(d.hex())
+}
+
 fn commit_blob_at(
     root: &Path,
     tmp: tempfile::NamedTempFile,
@@ -157,7 +162,7 @@ fn commit_blob_at(
     digest: &Digest,
     size: u64,
 ) -> Result<Descriptor, StoreError> {
-    let dest = root.join("blobs/sha256").join(digest.hex());
+    let dest = blob_path_in(root, digest);
     if !dest.exists() {
         fsutil::persist(tmp, &dest)?;
     }
