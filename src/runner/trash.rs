@@ -90,26 +90,17 @@ fn spawn_remover(target: &Path) -> bool {
         return false;
     };
     let null = std::os::fd::AsRawFd::as_raw_fd(&null);
-    // SAFETY: sigset_t is plain data; sigfillset/sigemptyset initialize it.
-    let (mut all, mut old, mut none): (libc::sigset_t, libc::sigset_t, libc::sigset_t) =
-        unsafe { (std::mem::zeroed(), std::mem::zeroed(), std::mem::zeroed()) };
-    // SAFETY: plain syscalls on local data. No handler of ours may run in
-    // the child before execve, so signals are blocked around the clone;
-    // without CLONE_VM the child works on a copy of this memory (argv
-    // included) and continues on a copy of this stack, like fork().
-    let pid = unsafe {
-        libc::sigfillset(&mut all);
-        libc::sigemptyset(&mut none);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let pid = libc::syscall(
-            libc::SYS_clone,
-            libc::SIGCHLD as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        );
-        if pid == 0 {
+    // No handler of ours may run in the child before execve: signals stay
+    // blocked around the clone, and the child clears its mask itself.
+    let old = crate::sandbox::block_all_signals();
+    let pid = crate::sandbox::clone_process(0);
+    if let Ok(0) = pid {
+        // SAFETY: the child of a fork-like clone of this (multi-threaded)
+        // process makes only async-signal-safe calls before execve; argv
+        // and envp are its copies of this memory.
+        unsafe {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
             libc::setpgid(0, 0);
             for fd in 0..3 {
                 libc::dup2(null, fd);
@@ -118,14 +109,15 @@ fn spawn_remover(target: &Path) -> bool {
             libc::execve(argv[0], argv.as_ptr(), envp.as_ptr());
             libc::_exit(127);
         }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        pid
-    };
-    if pid < 0 {
-        log::debug!("starting rm: {}", std::io::Error::last_os_error());
-        return false;
     }
-    let pid = pid as libc::pid_t;
+    crate::sandbox::restore_signals(&old);
+    let pid = match pid {
+        Ok(pid) => pid,
+        Err(e) => {
+            log::debug!("starting rm: {e}");
+            return false;
+        }
+    };
     std::thread::spawn(move || {
         let mut status = 0;
         // SAFETY: waitpid on our own child.

@@ -54,8 +54,11 @@ pub use error::SandboxError;
 pub use exec::{exec, exec_start, ExecHandle, ExecSpec};
 pub use handle::{start, Handle};
 pub use overlay::mount_options as overlay_mount_options;
+/// For other fork-like children (the runner's background `rm`).
+pub(crate) use signals::{block_all_signals, restore_signals};
 pub use spec::{Mount, MountKind, RootFs, Spec, StdioMode, User, DEFAULT_PATH};
 pub use status::ExitStatus;
+pub(crate) use sys::clone_process;
 
 /// Which output stream a chunk of bytes came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -109,7 +109,7 @@ pub fn interrupted() -> Option<i32> {
 /// Blocks every signal in the calling thread and returns the old mask, so
 /// that a clone(2) child starts with signals blocked until it has set up
 /// its own handlers.
-pub(super) fn block_all_signals() -> libc::sigset_t {
+pub(crate) fn block_all_signals() -> libc::sigset_t {
     // SAFETY: sigset_t is plain data filled by the calls below.
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
@@ -121,7 +121,7 @@ pub(super) fn block_all_signals() -> libc::sigset_t {
 }
 
 /// Restores the mask saved by [`block_all_signals`].
-pub(super) fn restore_signals(old: &libc::sigset_t) {
+pub(crate) fn restore_signals(old: &libc::sigset_t) {
     // SAFETY: restores a mask saved by block_all_signals.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }
